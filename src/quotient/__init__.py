@@ -1,0 +1,32 @@
+"""quotient: learning with symmetry in PyTorch.
+
+Two parts on one group layer:
+
+* invariant autoencoders — an invariant code ``z = η(x)`` and a pose ``g = ψ(x)`` with
+  ``x ≈ ρ(g)·δ(z)`` (:mod:`quotient.models`);
+* equivariance versus augmentation — equivariant subspaces, compatibility, NOM/AUG/EQUI
+  training, drift and stability (:mod:`quotient.dynamics`).
+
+Subpackages are imported on first use so that ``import quotient`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+__version__ = "0.1.0"
+
+_SUBMODULES = {
+    "groups", "actions", "testing", "data", "nn", "models", "metrics", "train", "dynamics",
+    "experiments", "cli", "errors", "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _SUBMODULES:
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module 'quotient' has no attribute {name!r}")
+
+
+__all__ = ["__version__", *sorted(_SUBMODULES)]

@@ -1,0 +1,108 @@
+"""Actions of S_n on sets, point clouds, graphs and molecules, and rigid motions of points.
+
+Permutations follow :mod:`quotient.groups.symmetric`: element ``i`` moves to slot ``σ(i)``, so
+``(σ·x)[j] = x[σ⁻¹(j)]``; on a graph ``A ↦ P A Pᵀ``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor
+
+from ..groups.euclidean import rotation_part, translation_part
+from ..groups.symmetric import invert_permutation
+from ._core import Action, check_batch, check_ndim
+
+
+def _check_perm(perm: Tensor, n: int, what: str) -> None:
+    if perm.dim() != 2 or perm.shape[1] != n:
+        raise ValueError(f"{what}: permutations must have shape (batch, {n}) to act on {n} "
+                         f"elements, got {tuple(perm.shape)}")
+
+
+def _gather_rows(x: Tensor, idx: Tensor) -> Tensor:
+    """``out[b, j] = x[b, idx[b, j]]`` for any trailing shape."""
+    view = idx.reshape(*idx.shape, *([1] * (x.dim() - 2))).expand(-1, -1, *x.shape[2:])
+    return torch.gather(x, 1, view)
+
+
+def _permute_set(perm: Tensor, x: Tensor) -> Tensor:
+    if x.dim() < 2:
+        raise ValueError(f"permute_set: expected shape (batch, n, ...), got {tuple(x.shape)}")
+    check_batch(perm, x, "permute_set")
+    _check_perm(perm, x.shape[1], "permute_set")
+    return _gather_rows(x, invert_permutation(perm))
+
+
+def _permute_graph(perm: Tensor, adj: Tensor) -> Tensor:
+    check_ndim(adj, 3, "(batch, n, n)", "permute_graph")
+    if adj.shape[1] != adj.shape[2]:
+        raise ValueError(f"permute_graph: adjacency must be square, got {tuple(adj.shape)}")
+    check_batch(perm, adj, "permute_graph")
+    _check_perm(perm, adj.shape[1], "permute_graph")
+    inv = invert_permutation(perm)
+    rows = _gather_rows(adj, inv)
+    return torch.gather(rows, 2, inv[:, None, :].expand(-1, adj.shape[1], -1))
+
+
+def _check_points(x: Tensor, d: int | None, what: str) -> None:
+    check_ndim(x, 3, "(batch, n_points, dim)", what)
+    if d is not None and x.shape[-1] != d:
+        raise ValueError(f"{what}: points have dimension {x.shape[-1]}, the group acts on ℝ^{d}")
+
+
+def _rotate_points(rot: Tensor, x: Tensor) -> Tensor:
+    _check_points(x, rot.shape[-1], "rotate_points")
+    check_batch(rot, x, "rotate_points")
+    return x @ rot.to(x.dtype).transpose(-1, -2)
+
+
+def _translate_points(t: Tensor, x: Tensor) -> Tensor:
+    _check_points(x, t.shape[-1], "translate_points")
+    check_batch(t, x, "translate_points")
+    return x + t.to(x.dtype)[:, None, :]
+
+
+def _rigid_motion(g: Tensor, x: Tensor) -> Tensor:
+    _check_points(x, g.shape[-1] - 1, "rigid_motion")
+    check_batch(g, x, "rigid_motion")
+    g = g.to(x.dtype)
+    return x @ rotation_part(g).transpose(-1, -2) + translation_part(g)[:, None, :]
+
+
+def _rigid_and_permute(g: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
+    if not isinstance(g, tuple) or len(g) != 2:
+        raise TypeError("rigid_motion_and_permute_points needs (rigid motion, permutation)")
+    return _permute_set(g[1], _rigid_motion(g[0], x))
+
+
+def _molecule(g: tuple[Tensor, Tensor], mol: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
+    if not isinstance(mol, tuple) or len(mol) != 2:
+        raise TypeError("act_molecule needs a molecule (positions (b, n, 3), atom types (b, n))")
+    pos, types = mol
+    if types.shape != pos.shape[:2]:
+        raise ValueError(f"act_molecule: atom types {tuple(types.shape)} do not match "
+                         f"positions {tuple(pos.shape)}")
+    return _rigid_and_permute(g, pos), _permute_set(g[1], types)
+
+
+permute_set = Action("permute_set", _permute_set, exact=True, groups=("Sn",),
+                     note="(σ·x)[σ(i)] = x[i] along dim 1")
+permute_points = Action("permute_points", _permute_set, exact=True, groups=("Sn",),
+                        note="reorders the points of a cloud (b, n, d)")
+permute_graph = Action("permute_graph", _permute_graph, exact=True, groups=("Sn",),
+                       note="A ↦ P A Pᵀ")
+rotate_points = Action("rotate_points", _rotate_points, exact=True, groups=("SO3", "O3", "SO2"),
+                       note="x ↦ R x for every point")
+translate_points = Action("translate_points", _translate_points, exact=True, groups=("T",),
+                          note="x ↦ x + t")
+rigid_motion = Action("rigid_motion", _rigid_motion, exact=True, groups=("SE2", "SE3", "E3"),
+                      note="x ↦ R x + t from homogeneous matrices")
+rigid_motion_and_permute_points = Action(
+    "rigid_motion_and_permute_points", _rigid_and_permute, exact=True,
+    groups=("SE3 × Sn", "E3 × Sn"), note="move every point, then reorder them")
+act_molecule = Action("act_molecule", _molecule, exact=True, groups=("SE3 × Sn", "E3 × Sn"),
+                      note="(positions, atom types): move and reorder atoms together")
+
+__all__ = ["act_molecule", "permute_graph", "permute_points", "permute_set", "rigid_motion",
+           "rigid_motion_and_permute_points", "rotate_points", "translate_points"]

@@ -1,0 +1,73 @@
+"""Dihedral groups D_n: the n rotations and n reflections of a regular n-gon.
+
+An element is ``(k, f)`` (``(batch, 2)`` int64) standing for ``r^k s^f``: first reflect (``f = 1``:
+``s`` flips the second coordinate, ``(x, y) ↦ (x, −y)``), then rotate by ``2πk/n``.
+Composition uses ``s r = r⁻¹ s``: ``(k₁, f₁)(k₂, f₂) = (k₁ + (−1)^{f₁} k₂, f₁ ⊕ f₂)``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import Tensor
+
+from ._base import DEFAULT_DTYPE, FiniteGroup, _check_batch
+from .so2 import rotation_matrix_2d
+
+
+class DihedralGroup(FiniteGroup):
+    """D_n of order 2n. Representations: ``"standard"`` (2×2 orthogonal), ``"regular"``,
+    ``"sign"`` (det of the standard representation)."""
+
+    def __init__(self, n: int) -> None:
+        if not isinstance(n, int) or n < 1:
+            raise ValueError(f"dihedral group needs a positive int n, got {n!r}")
+        self.n = n
+        self.name = f"D{n}"
+
+    @property
+    def order(self) -> int:
+        return 2 * self.n
+
+    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+        _check_batch(batch)
+        return torch.zeros(batch, 2, dtype=torch.long, device=device)
+
+    def elements(self, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+        k = torch.arange(self.n).repeat(2)
+        f = torch.arange(2).repeat_interleave(self.n)
+        return torch.stack([k, f], -1).to(device)
+
+    def generators(self) -> Tensor:
+        return torch.tensor([[1, 0], [0, 1]])
+
+    def compose(self, g: Tensor, h: Tensor) -> Tensor:
+        sign = 1 - 2 * g[:, 1]
+        k = torch.remainder(g[:, 0] + sign * h[:, 0], self.n)
+        return torch.stack([k, (g[:, 1] + h[:, 1]) % 2], -1)
+
+    def inverse(self, g: Tensor) -> Tensor:
+        # (r^k s)^-1 = r^k s ; (r^k)^-1 = r^-k
+        k = torch.where(g[:, 1] == 1, g[:, 0], torch.remainder(-g[:, 0], self.n))
+        return torch.stack([k, g[:, 1]], -1)
+
+    def index(self, g: Tensor) -> Tensor:
+        return g[:, 1] * self.n + torch.remainder(g[:, 0], self.n)
+
+    def distance(self, g: Tensor, h: Tensor) -> Tensor:
+        return (self.index(g) != self.index(h)).to(DEFAULT_DTYPE)
+
+    @property
+    def representations(self) -> dict[str, int]:
+        return {"standard": 2, "regular": 2 * self.n, "sign": 1}
+
+    def _representation(self, g: Tensor, kind: str) -> Tensor:
+        if kind == "regular":
+            return self.regular_representation(g)
+        f = g[:, 1].to(DEFAULT_DTYPE)
+        if kind == "sign":
+            return (1 - 2 * f)[:, None, None]
+        rot = rotation_matrix_2d(g[:, 0].to(DEFAULT_DTYPE) * (2 * math.pi / self.n))
+        flip = torch.diag_embed(torch.stack([torch.ones_like(f), 1 - 2 * f], -1))
+        return rot @ flip
