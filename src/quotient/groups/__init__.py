@@ -58,7 +58,7 @@ GROUPS: dict[str, Callable[..., Group]] = {
 
 
 def get_group(spec: str) -> Group:
-    """Build a group from a short name: ``"SO3"``, ``"C4"``, ``"D8"``, ``"S5"``, ``"Z28"``, ``"T3"``.
+    """Build a group from a short name: ``"SO3"``, ``"C4"``, ``"D8"``, ``"S5"``, ``"Z28"``.
 
     Raises ``ValueError`` naming the valid forms for anything else.
     """

@@ -14,7 +14,7 @@ from typing import Union
 import torch
 from torch import Tensor
 
-Element = Union[Tensor, tuple["Element", ...]]
+Element = Union[Tensor, tuple["Element", ...]]  # noqa: UP007 (recursive alias)
 """A batch of group elements: a tensor whose first dimension is the batch, or a tuple of them."""
 
 DEFAULT_DTYPE = torch.float64

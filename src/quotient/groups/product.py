@@ -57,6 +57,8 @@ class DirectProduct(Group):
         for i, f in enumerate(self.factors):
             for name, d in {**f.representations, "trivial": 1}.items():
                 reps[f"{name}@{i}"] = d
+        if all("regular" in f.representations for f in self.factors):
+            reps["regular"] = math.prod(f.rep_dim("regular") for f in self.factors)
         return reps
 
     def _representation(self, g: tuple, kind: str) -> Tensor:

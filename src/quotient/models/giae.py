@@ -1,0 +1,113 @@
+"""The group-invariant autoencoder as one generic composition (Winter et al., 2022).
+
+    z = η(x)                invariant code            (encoder, first output)
+    y = μ(x)                equivariant pose features (encoder, second output)
+    pose = ξ(y)             group element, closed form (pose head)
+    x̂₀ = δ(z)               canonical reconstruction  (decoder, a plain network)
+    x̂ = ρ(pose)·x̂₀          reconstruction            (pose.apply)
+
+The loss is ``reconstruction(x̂, x) + Σ_k w_k · pose.penalties[k]``; with an invariant η and an
+equivariant ψ = ξ∘μ it is itself invariant. Every data kind plugs in its own encoder, pose head
+(SO(2) angle, cyclic shift, SoftSort permutation, Gram–Schmidt rotation, ...) and decoder.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+
+
+@dataclass
+class Pose:
+    """A predicted group element and how to apply it to a canonical reconstruction.
+
+    Attributes:
+        element: the (hard) group element per sample, in the group's tensor encoding — used
+            for evaluation (pose equivariance, canonicalisation).
+        apply: ``apply(canonical) -> reconstruction``; may use a relaxed (soft) element during
+            training, e.g. a SoftSort matrix for permutations.
+        penalties: named regularisers (scalars), e.g. the SoftSort entropy.
+    """
+
+    element: Any
+    apply: Callable[[Any], Any]
+    penalties: dict[str, Tensor] = field(default_factory=dict)
+
+
+class PoseHead(Protocol):
+    """ξ: equivariant features ``y`` -> :class:`Pose`. Fixed (closed form) or lightly learned."""
+
+    def __call__(self, features: Any) -> Pose: ...
+
+
+@dataclass
+class GIAEOutput:
+    """Everything one forward pass produces (shapes follow the data kind)."""
+
+    z: Tensor
+    pose: Pose
+    canonical: Any
+    reconstruction: Any
+
+
+class GIAE(nn.Module):
+    """``x ≈ ρ(ξ(μ(x))) · δ(η(x))``.
+
+    Args:
+        encoder: ``x -> (z, features)`` with ``z`` invariant ``(batch, latent_dim)`` and
+            ``features`` equivariant (consumed by ``pose_head``).
+        pose_head: ``features -> Pose``.
+        decoder: ``z -> canonical x``.
+        reconstruction_loss: ``(reconstruction, x) -> scalar``; mean squared error by default.
+        penalty_weights: weights of the pose head's named penalties (missing names weigh 1).
+    """
+
+    def __init__(
+        self,
+        encoder: nn.Module,
+        pose_head: nn.Module,
+        decoder: nn.Module,
+        *,
+        reconstruction_loss: Callable[[Any, Any], Tensor] | None = None,
+        penalty_weights: dict[str, float] | None = None,
+    ) -> None:
+        super().__init__()
+        self.encoder = encoder
+        self.pose_head = pose_head
+        self.decoder = decoder
+        self.reconstruction_loss = reconstruction_loss or _mse
+        self.penalty_weights = dict(penalty_weights or {})
+
+    def encode(self, x: Any) -> tuple[Tensor, Pose]:
+        """The latent pair ``(z, pose)``."""
+        z, features = self.encoder(x)
+        return z, self.pose_head(features)
+
+    def forward(self, x: Any) -> GIAEOutput:
+        z, pose = self.encode(x)
+        canonical = self.decoder(z)
+        return GIAEOutput(z, pose, canonical, pose.apply(canonical))
+
+    def loss(self, x: Any, out: GIAEOutput | None = None) -> tuple[Tensor, dict[str, float]]:
+        """Total loss and its named parts (as floats, for logging)."""
+        out = self(x) if out is None else out
+        rec = self.reconstruction_loss(out.reconstruction, x)
+        total = rec
+        logs = {"rec": float(rec.detach())}
+        for name, value in out.pose.penalties.items():
+            w = self.penalty_weights.get(name, 1.0)
+            total = total + w * value
+            logs[name] = float(value.detach())
+        logs["loss"] = float(total.detach())
+        return total, logs
+
+
+def _mse(a: Tensor, b: Tensor) -> Tensor:
+    return torch.mean((a - b) ** 2)
+
+
+__all__ = ["GIAE", "GIAEOutput", "Pose", "PoseHead"]

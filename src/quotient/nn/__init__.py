@@ -1,0 +1,1 @@
+"""Equivariant building blocks, one module per data kind, and pose heads ξ."""
