@@ -1,0 +1,19 @@
+"""Where each named experiment lives: name -> module path, imported only when needed.
+
+To add an experiment, write a module that defines ``EXPERIMENT = Experiment(...)`` and add one
+line below. ``EXPERIMENTS`` are run by ``quotient train NAME``; ``DYNAMICS`` (equivariance versus
+augmentation training dynamics) by ``quotient dynamics NAME``.
+"""
+
+from __future__ import annotations
+
+EXPERIMENTS: dict[str, str] = {
+    "digits-c4": "quotient.experiments.digits_c4",
+}
+
+DYNAMICS: dict[str, str] = {
+    "c4-cnn": "quotient.experiments.dynamics_c4_cnn",
+    "mlp-graphs": "quotient.experiments.dynamics_mlp_graphs",
+    "mlp-translations": "quotient.experiments.dynamics_mlp_translations",
+    "mlp-shapes": "quotient.experiments.dynamics_mlp_shapes",
+}

@@ -1,0 +1,75 @@
+"""Training layer: run directories, checkpoints, the training loop and DDP.
+
+A typical experiment::
+
+    from quotient.train import TrainConfig, TensorDictDataset, fit, seeded
+
+    with seeded(cfg.train.seed):
+        model = Net()
+    result = fit(model, loss_fn, TensorDictDataset(x=x, y=y), cfg.train, run_dir, resume=resume)
+
+``loss_fn(model, batch) -> (mean loss tensor, {"name": float, ...})``. The same code runs under
+``torchrun`` with DistributedDataParallel; see :func:`fit`.
+"""
+
+from __future__ import annotations
+
+from .batching import TensorDictDataset, gather_batch, seeded, to_device
+from .checkpoint import (
+    checkpoint_path,
+    list_checkpoints,
+    load_checkpoint,
+    load_latest_checkpoint,
+    load_model_state,
+    prune_checkpoints,
+    save_checkpoint,
+)
+from .config import TrainConfig, build_optimizer
+from .distributed import DistInfo, epoch_permutation, mix_seed, select_device, setup_distributed
+from .hooks import Callback, FitResult, StepContext
+from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
+from .loop import Trainer, fit
+from .rundir import RunDir
+from .settings import (
+    apply_overrides,
+    config_from_dict,
+    config_keys,
+    config_to_dict,
+    load_config_file,
+)
+
+__all__ = [
+    "Callback",
+    "DistInfo",
+    "FitResult",
+    "RunDir",
+    "StepContext",
+    "TensorDictDataset",
+    "TrainConfig",
+    "Trainer",
+    "apply_overrides",
+    "atomic_write_bytes",
+    "atomic_write_json",
+    "atomic_write_text",
+    "build_optimizer",
+    "checkpoint_path",
+    "config_from_dict",
+    "config_keys",
+    "config_to_dict",
+    "epoch_permutation",
+    "fit",
+    "gather_batch",
+    "list_checkpoints",
+    "load_config_file",
+    "load_checkpoint",
+    "load_latest_checkpoint",
+    "load_model_state",
+    "mix_seed",
+    "prune_checkpoints",
+    "save_checkpoint",
+    "seeded",
+    "select_device",
+    "setup_distributed",
+    "to_device",
+]
+

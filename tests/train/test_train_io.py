@@ -1,0 +1,85 @@
+"""Atomic writes and run directories."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from quotient.errors import RunDirError
+from quotient.train import RunDir, atomic_write_bytes, atomic_write_json, atomic_write_text
+
+
+def test_atomic_write_replaces_content(tmp_path):
+    path = tmp_path / "a.json"
+    atomic_write_json(path, {"x": 1})
+    atomic_write_json(path, {"x": 2, "nan": float("nan")})
+    assert json.loads(path.read_text()) == {"x": 2, "nan": "nan"}
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"], "temporary file left behind"
+
+
+def test_atomic_write_failing_midway_keeps_old_file(tmp_path):
+    path = tmp_path / "data.bin"
+    atomic_write_text(path, "old content")
+
+    def writer(handle):
+        handle.write(b"partial new cont")
+        raise OSError("disk full")
+
+    with pytest.raises(OSError, match="disk full"):
+        atomic_write_bytes(path, writer)
+    assert path.read_text() == "old content"
+    assert [p.name for p in tmp_path.iterdir()] == ["data.bin"], "temporary file left behind"
+
+
+def test_rundir_layout_and_metrics(tmp_path):
+    rd = RunDir(tmp_path / "run")
+    assert rd.checkpoints_dir.is_dir() and rd.plots_dir.is_dir()
+    assert RunDir.holds_run(rd.path)
+    rd.write_config({"experiment": "x", "config": {}})
+    rd.append_metrics({"step": 1, "loss": 0.5})
+    rd.append_metrics({"step": 2, "loss": 0.25})
+    assert [r["step"] for r in rd.read_metrics_log()] == [1, 2]
+    rd.write_metrics_log([{"step": 1, "loss": 0.5}])
+    assert rd.read_metrics_log() == [{"step": 1, "loss": 0.5}]
+    assert rd.file("metrics.csv").read_text().splitlines() == ["step,loss", "1,0.5"]
+    with open(rd.file("metrics.jsonl"), "a") as handle:  # a line torn by a crash
+        handle.write('{"step": 2, "lo')
+    assert len(rd.read_metrics_log()) == 1
+
+
+def test_existing_run_refused_without_resume_or_overwrite(tmp_path):
+    rd = RunDir(tmp_path)
+    rd.write_config({"experiment": "x", "config": {}})
+    (rd.checkpoints_dir / "ckpt-1.pt").write_bytes(b"keep me")
+    with pytest.raises(RunDirError, match="already holds a run; pass --resume to continue it or "
+                                          "--overwrite to replace it"):
+        RunDir(tmp_path)
+    assert (rd.checkpoints_dir / "ckpt-1.pt").read_bytes() == b"keep me"
+    RunDir(tmp_path, resume=True)
+    assert (rd.checkpoints_dir / "ckpt-1.pt").exists()
+    RunDir(tmp_path, overwrite=True)
+    assert not (tmp_path / "config.json").exists()
+    assert not (rd.checkpoints_dir / "ckpt-1.pt").exists()
+    assert RunDir.holds_run(tmp_path), "the replaced folder is still a run directory"
+
+
+def test_rundir_refuses_to_clear_a_folder_that_is_not_a_run(tmp_path):
+    (tmp_path / "thesis.tex").write_text("precious")
+    with pytest.raises(RunDirError, match="does not hold a quotient run"):
+        RunDir(tmp_path, overwrite=True)
+    assert (tmp_path / "thesis.tex").read_text() == "precious"
+
+
+def test_rundir_resume_needs_a_run(tmp_path):
+    with pytest.raises(RunDirError, match="nothing to resume"):
+        RunDir(tmp_path / "missing", resume=True)
+    with pytest.raises(RunDirError, match="exclude each other"):
+        RunDir(tmp_path, resume=True, overwrite=True)
+
+
+def test_non_zero_rank_never_writes(tmp_path):
+    rd = RunDir(tmp_path / "r1", rank=1)
+    rd.write_config({"a": 1})
+    rd.append_metrics({"a": 1})
+    assert not (tmp_path / "r1").exists()
