@@ -21,7 +21,7 @@ demo: $(STAMP)
 	@echo "report: runs/demo/report.html"
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/ruff check .
 
 test: lint
 	$(BIN)/python -m pytest
