@@ -10,6 +10,8 @@ from __future__ import annotations
 
 __all__ = [
     "CheckpointError",
+    "MissingDataError",
+    "MissingDependencyError",
     "ConfigError",
     "DataError",
     "QuotientError",
@@ -40,3 +42,12 @@ class RunDirError(QuotientError):
 
 class TrainingError(QuotientError):
     """Training cannot go on, e.g. the loss became NaN or infinite."""
+
+
+class MissingDataError(DataError, FileNotFoundError):
+    """A data file or folder is absent; the message names where it was looked for and how to
+    get it. Also a :class:`FileNotFoundError`, so generic handlers keep working."""
+
+
+class MissingDependencyError(QuotientError, ImportError):
+    """An optional package is not installed; the message names the install command."""

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from quotient.errors import DataError
+from quotient.errors import DataError, MissingDataError
 
 from ._io import find_file, read_idx
 
@@ -143,7 +143,7 @@ def load_idx_split(
         names = _idx_names(prefix, kind, ndim)
         path = find_file(folder, names)
         if path is None:
-            raise FileNotFoundError(
+            raise MissingDataError(
                 f"{what} IDX file not found at {folder / names[0]}[.gz]; pass the folder that "
                 f"holds {names[0]} ({source})"
             )
@@ -183,7 +183,7 @@ def load_mnist_rot_amat(path: str | os.PathLike[str], *, transpose: bool = True)
     """
     path = Path(path).expanduser()
     if not path.is_file():
-        raise FileNotFoundError(
+        raise MissingDataError(
             f"MNIST-rot .amat file not found at {path}; pass the path of "
             "mnist_all_rotation_normalized_float_train_valid.amat or ..._test.amat "
             "(from the mnist_rotation_new archive of the 'Variations on MNIST' benchmark)"

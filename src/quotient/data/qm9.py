@@ -28,7 +28,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from quotient.errors import DataError
+from quotient.errors import DataError, MissingDataError, MissingDependencyError
 
 from ._io import atomic_save_npz, default_cache_dir
 
@@ -187,11 +187,11 @@ def qm9pack_files() -> list[Path]:
     try:
         dist = metadata.distribution("qm9pack")
     except metadata.PackageNotFoundError as err:
-        raise ImportError(f"QM9 needs the optional package qm9pack; {_INSTALL}") from err
+        raise MissingDependencyError(f"QM9 needs the optional package qm9pack; {_INSTALL}") from err
     files = [Path(str(dist.locate_file(f"qm9pack/data/qm9_part{i}.csv"))) for i in (1, 2, 3)]
     absent = [str(f) for f in files if not f.is_file()]
     if absent:
-        raise FileNotFoundError(f"qm9pack is installed but lacks {absent}; reinstall it with: "
+        raise MissingDataError(f"qm9pack is installed but lacks {absent}; reinstall it with: "
                                 "pip install --force-reinstall qm9pack==1.0.3")
     return files
 
@@ -206,7 +206,7 @@ def _source_files(root: str | os.PathLike[str] | None) -> tuple[list[Path], str]
     xyzs = sorted(folder.glob("*.xyz"))
     if xyzs:
         return xyzs, "xyz"
-    raise FileNotFoundError(
+    raise MissingDataError(
         f"no QM9 files (qm9_part*.csv or *.xyz) found in {folder}; pass root= a folder holding "
         f"them, or omit root to use the qm9pack package ({_INSTALL})"
     )

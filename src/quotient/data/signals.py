@@ -14,6 +14,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
+from quotient.errors import MissingDependencyError
+
 __all__ = ["ShiftedSignals", "SignalData", "make_mnist1d", "make_shifted_signals", "make_templates"]
 
 
@@ -140,7 +142,7 @@ def make_mnist1d(
     try:
         from mnist1d.data import get_dataset_args, make_dataset
     except ImportError as err:
-        raise ImportError(
+        raise MissingDependencyError(
             "make_mnist1d needs the optional package mnist1d; install it with: "
             "pip install 'quotient[signals]'"
         ) from err
