@@ -203,3 +203,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     md_path, html_path = build_report(run_dir)
     print(f"wrote {md_path} and {html_path}")
     return 0
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    """``quotient compare DIR1 DIR2 ... [--out FILE.html]``."""
+    from ..compare import compare_runs, markdown_table, write_comparison
+
+    names, metrics = compare_runs(args.dirs)
+    print(markdown_table(names, metrics))
+    if args.out:
+        log.info("comparison written to %s", write_comparison(args.dirs, args.out))
+    return 0

@@ -29,6 +29,7 @@ _EPILOG = """examples:
   torchrun --nproc_per_node=2 -m quotient train digits-c4 --out runs/c4-ddp
   quotient evaluate runs/c4
   quotient report runs/c4
+  quotient compare runs/c4 runs/c4-ddp --out compare.html
 """
 
 
@@ -95,4 +96,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "DIR/report.html from the files of the run.")
     p.add_argument("dir", metavar="DIR", help="run directory")
     p.set_defaults(func=_commands.cmd_report)
+
+    p = sub.add_parser("compare", help="put several runs side by side",
+                       description="Print the final metrics of several runs as one table; "
+                                   "with --out FILE.html also write a page with their "
+                                   "learning curves overlaid.")
+    p.add_argument("dirs", metavar="DIR", nargs="+", help="run directories")
+    p.add_argument("--out", metavar="FILE.html", help="also write a self-contained HTML page")
+    p.set_defaults(func=_commands.cmd_compare)
     return parser
