@@ -12,4 +12,8 @@ EXPERIMENTS: dict[str, str] = {
 }
 
 DYNAMICS: dict[str, str] = {
+    "c4-cnn": "quotient.experiments.dynamics_c4_cnn",
+    "mlp-graphs": "quotient.experiments.dynamics_mlp_graphs",
+    "mlp-translations": "quotient.experiments.dynamics_mlp_translations",
+    "mlp-shapes": "quotient.experiments.dynamics_mlp_shapes",
 }

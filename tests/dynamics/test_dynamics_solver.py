@@ -1,0 +1,221 @@
+"""The equivariant subspace solver: projections, dimensions, Lie groups, cache, errors."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from quotient.actions import dihedral_image, rot90_image
+from quotient.dynamics import (
+    BasisCache,
+    SelfCheckError,
+    SubspaceError,
+    character_dimension,
+    copies,
+    grid_representation,
+    identity_representation,
+    reynolds,
+    solve_equivariant,
+)
+from quotient.dynamics._linalg import orbit_labels, signed_orbits
+from quotient.groups import (
+    O3,
+    SO2,
+    SO3,
+    CyclicGroup,
+    DihedralGroup,
+    Representation,
+    SymmetricGroup,
+    product,
+    tensor,
+)
+
+
+def _equivariance_residual(basis, rep_in, rep_out, g) -> float:
+    q = basis.basis
+    a = q.T.reshape(q.shape[1], rep_out.dim, rep_in.dim)
+    ri, ro = rep_in(g).to(torch.float64), rep_out(g).to(torch.float64)
+    moved = torch.einsum("gij,kjl,gml->gkim", ro, a, ri)  # ρ_out A ρ_inᵀ
+    return float((moved - a[None]).abs().max()) if q.shape[1] else 0.0
+
+
+def _assert_projector(p: torch.Tensor) -> None:
+    assert float((p @ p - p).abs().max()) <= 1e-12
+    assert float((p - p.T).abs().max()) <= 1e-12
+
+
+C4, D4 = CyclicGroup(4), DihedralGroup(4)
+FINITE_CASES = [
+    (C4, "regular", "regular"), (C4, "standard", "regular"), (C4, "standard", "standard"),
+    (D4, "regular", "regular"), (D4, "standard", "regular"), (D4, "standard", "standard"),
+    (D4, "sign", "standard"), (D4, "regular", "sign"),
+    (SymmetricGroup(3), "regular", "permutation"), (SymmetricGroup(4), "regular", "regular"),
+    (SymmetricGroup(5), "regular", "standard"), (SymmetricGroup(5), "permutation", "regular"),
+    (SymmetricGroup(6), "permutation", "permutation"), (SymmetricGroup(6), "regular", "standard"),
+    (product(C4, CyclicGroup(2)), "regular", "regular"),
+    (product(C4, D4), "standard@0", "regular@1"), (product(D4, C4), "regular", "standard@1"),
+    (product(SymmetricGroup(3), C4), "regular", "permutation@0"),
+]
+
+
+@pytest.mark.parametrize(("group", "kin", "kout"), FINITE_CASES,
+                         ids=[f"{g.name}:{a}->{b}" for g, a, b in FINITE_CASES])
+def test_dimension_matches_character_formula(group, kin, kout):
+    rin, rout = group.rep(kin), group.rep(kout)
+    basis = solve_equivariant(rin, rout, check=False)
+    assert basis.dim == character_dimension(rin, rout)
+    assert _equivariance_residual(basis, rin, rout, group.elements()) <= 1e-12
+
+
+def test_tensor_representations_and_methods_agree():
+    """orbit, Reynolds and dense SVD give the same projector (C4 on 3x3 kernels, regular
+    channels; D4 on standard⊗standard)."""
+    kernel = grid_representation(C4, rot90_image, 3)
+    rin = tensor(copies(C4.rep("regular"), 2), kernel)
+    rout = copies(C4.rep("regular"), 1)
+    projs = [solve_equivariant(rin, rout, method=m).projector()
+             for m in ("orbit", "reynolds", "dense")]
+    for p in projs:
+        _assert_projector(p)
+        assert float((p - projs[0]).abs().max()) <= 1e-12
+    assert solve_equivariant(rin, rout).method == "orbit"
+    s = D4.rep("standard")
+    for m in ("orbit", "reynolds", "dense"):
+        b = solve_equivariant(s * s, s * s, method=m)
+        assert b.dim == character_dimension(s * s, s * s)
+        _assert_projector(b.projector())
+
+
+def test_reynolds_is_the_group_average_and_projection():
+    g = CyclicGroup(8)  # the standard representation of C8 is not a signed permutation
+    rin, rout = g.rep("standard"), g.rep("regular")
+    basis = solve_equivariant(rin, rout)
+    assert basis.method == "reynolds"
+    a = torch.randn(5, rout.dim, rin.dim, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(1))
+    avg = reynolds(rin, rout, a)
+    assert float((basis.project(a) - avg).abs().max()) <= 1e-12
+    assert float((reynolds(rin, rout, avg) - avg).abs().max()) <= 1e-12
+    _assert_projector(basis.projector())
+
+
+def test_conv_32_channels_c4_regular_basis():
+    """The 3×3, 32→32 regular-channel convolution under C4 (the fast path)."""
+    kernel = grid_representation(C4, rot90_image, 3)
+    rin = tensor(copies(C4.rep("regular"), 8), kernel)
+    rout = copies(C4.rep("regular"), 8)
+    basis = solve_equivariant(rin, rout)
+    assert basis.method == "orbit" and basis.dim == 32 * 32 * 9 // 4
+    assert basis.dim == character_dimension(rin, rout)
+    a = torch.randn(3, basis.size, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    pa = basis.project(a)
+    assert float((basis.project(pa) - pa).abs().max()) <= 1e-12
+    # the projection is orthogonal: the residual is orthogonal to the projected maps
+    assert float(((a - pa) * pa).sum(1).abs().max()) <= 1e-10
+
+
+def test_d4_kernel_representation_is_a_representation():
+    kernel = grid_representation(D4, dihedral_image, 3)
+    elems = D4.elements()
+    table = D4.cayley_table()
+    mats = kernel(elems)
+    for i in range(8):
+        for j in range(8):
+            assert torch.equal(mats[i] @ mats[j], mats[table[i, j]])
+    basis = solve_equivariant(tensor(identity_representation(D4, 1), kernel),
+                              identity_representation(D4, 1))
+    assert basis.dim == 3  # centre, edges, corners
+
+
+LIE_CASES = [
+    (SO2(4), lambda g: (g.rep("freq1") * g.rep("freq1"), g.rep("freq2")), 2),
+    (SO2(4), lambda g: (g.rep("freq1") * g.rep("freq2"), g.rep("freq1") + g.rep("freq3")), 4),
+    (SO2(4), lambda g: (g.rep("freq1") * g.rep("freq1"), g.rep("trivial")), 2),
+    (SO3(), lambda g: (g.rep() * g.rep(), g.rep()), 1),
+    (SO3(), lambda g: (g.rep() * g.rep(), g.rep() * g.rep()), 3),
+    (SO3(), lambda g: (g.rep() * g.rep() * g.rep(), g.rep("trivial")), 1),
+    (O3(), lambda g: (g.rep() * g.rep(), g.rep()), 0),
+    (O3(), lambda g: (g.rep() * g.rep(), g.rep("pseudovector")), 1),
+    (product(C4, SO2(2)), lambda g: (g.rep("regular@0") * g.rep("freq1@1"),
+                                     g.rep("standard@1")), 2),
+]
+
+
+@pytest.mark.parametrize(("group", "reps", "dim"), LIE_CASES)
+def test_lie_group_bases_against_sampled_elements(group, reps, dim):
+    rin, rout = reps(group)
+    basis = solve_equivariant(rin, rout)
+    assert basis.method == "nullspace" and basis.dim == dim
+    _assert_projector(basis.projector())
+    g = group.sample(16, generator=torch.Generator().manual_seed(3))
+    assert _equivariance_residual(basis, rin, rout, g) <= 1e-10
+    # a generic map is not equivariant, so the check above can fail
+    d = rin.dim * rout.dim
+    rand = torch.randn(d, 1, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
+    fake = type(basis)(rin, rout, "x", 1, 0.0, _basis=rand / rand.norm())
+    assert _equivariance_residual(fake, rin, rout, g) > 1e-3
+
+
+def test_signed_orbits_drop_inconsistent_orbits():
+    # one generator acting on 3 points: 0 -> 1 (sign -1), 1 -> 0 (sign -1), 2 -> 2 (sign -1)
+    perm = torch.tensor([[1, 0, 2]])
+    sign = torch.tensor([[-1.0, -1.0, -1.0]], dtype=torch.float64)
+    labels, t = signed_orbits(perm, sign)
+    assert labels.tolist() == [0, 0, -1]  # v2 = −v2 forces 0
+    assert t[0] * t[1] == -1  # v1 = −v0
+    assert orbit_labels(5, torch.tensor([[1, 2, 0, 4, 3]])).tolist() == [0, 0, 0, 3, 3]
+
+
+def test_cache_is_explicit_and_keyed_by_generators():
+    cache = BasisCache()
+    a = solve_equivariant(C4.rep("regular"), C4.rep("regular"), cache=cache)
+    b = solve_equivariant(C4.rep("regular"), C4.rep("regular"), cache=cache)
+    assert a is b and cache.hits == 1 and len(cache) == 1
+    c = solve_equivariant(C4.rep("standard"), C4.rep("regular"), cache=cache)
+    assert c is not a and len(cache) == 2
+    other = solve_equivariant(C4.rep("regular"), C4.rep("regular"))
+    assert other is not a  # no hidden global cache
+
+
+def test_solver_rejects_bad_input():
+    with pytest.raises(SubspaceError, match="different group objects"):
+        solve_equivariant(C4.rep("regular"), CyclicGroup(4).rep("regular"))
+    bad = Representation(C4, 2, "nan", lambda g: torch.full((len(g), 2, 2), float("nan"),
+                                                            dtype=torch.float64),
+                         lambda: torch.zeros(0, 2, 2, dtype=torch.float64))
+    with pytest.raises(SubspaceError, match="NaN or infinite"):
+        solve_equivariant(bad, C4.rep("standard"))
+    skewed = Representation(C4, 2, "skewed", lambda g: torch.tensor(
+        [[1.0, 1.0], [0.0, 1.0]], dtype=torch.float64).expand(len(g), 2, 2),
+        lambda: torch.zeros(0, 2, 2, dtype=torch.float64))
+    with pytest.raises(SubspaceError, match="not orthogonal"):
+        solve_equivariant(skewed, C4.rep("standard"))
+    wrong = Representation(C4, 3, "liar", lambda g: C4.representation(g, "standard"),
+                           lambda: torch.zeros(0, 3, 3, dtype=torch.float64))
+    with pytest.raises(SubspaceError, match="declare dimensions"):
+        solve_equivariant(wrong, C4.rep("standard"))
+    with pytest.raises(SubspaceError, match="unknown method"):
+        solve_equivariant(C4.rep(), C4.rep(), method="magic")
+    c8 = CyclicGroup(8)
+    with pytest.raises(SubspaceError, match="signed permutations"):
+        solve_equivariant(c8.rep(), c8.rep(), method="orbit")
+    so3 = SO3()
+    with pytest.raises(SubspaceError, match="finite group"):
+        solve_equivariant(so3.rep(), so3.rep(), method="reynolds")
+    with pytest.raises(SubspaceError, match="expected"):
+        solve_equivariant(C4.rep(), C4.rep()).project(torch.zeros(3, 5))
+
+
+def test_self_check_catches_a_wrong_basis(monkeypatch):
+    """A solver that returns a non-equivariant basis is caught before it is returned."""
+    import quotient.dynamics.solver as solver
+
+    def broken(c, rtol=1e-9):
+        gen = torch.Generator().manual_seed(0)
+        q = torch.linalg.qr(torch.randn(c.shape[1], 2, dtype=torch.float64, generator=gen))[0]
+        return q, torch.ones(1)
+
+    monkeypatch.setattr(solver, "null_space", broken)
+    so3 = SO3()
+    with pytest.raises(SelfCheckError):
+        solve_equivariant(so3.rep(), so3.rep())
