@@ -22,7 +22,7 @@ def _existing_run(path):
 
 CASES = {
     "unknown experiment": (["train", "nope", "--out", "{tmp}/o"],
-                           "unknown experiment 'nope'; known experiments: digits-c4"),
+                           "unknown experiment 'nope'; known experiments: "),
     "unknown --set key": (["train", "digits-c4", "--out", "{tmp}/o", "--set", "train.epoch=1"],
                           "unknown setting 'train.epoch' (did you mean train.epochs?); valid "
                           "keys: train.epochs"),
