@@ -17,7 +17,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/quotient train digits-c4 --out runs/demo --overwrite
+	$(BIN)/quotient train rotated-mnist --out runs/demo --overwrite
 	@echo "report: runs/demo/report.html"
 
 lint: $(STAMP)

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 EXPERIMENTS: dict[str, str] = {
     "digits-c4": "quotient.experiments.digits_c4",
+    "rotated-mnist": "quotient.experiments.rotated_mnist",
+    "shifted-signals": "quotient.experiments.shifted_signals",
+    "digit-sets": "quotient.experiments.digit_sets",
+    "tetris": "quotient.experiments.tetris",
+    "qm9": "quotient.experiments.qm9",
+    "graphs": "quotient.experiments.graphs",
 }
 
 DYNAMICS: dict[str, str] = {

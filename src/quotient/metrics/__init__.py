@@ -1,1 +1,28 @@
-"""Evaluation metrics shared by every experiment."""
+"""Evaluation metrics shared by every experiment.
+
+* :mod:`~quotient.metrics.symmetry` — invariance error of codes, pose equivariance error,
+  canonicalisation consistency (any group, any action).
+* :mod:`~quotient.metrics.representation` — reconstruction MSE, kNN and linear-probe accuracy,
+  2-d embeddings for plots.
+* :mod:`~quotient.metrics.sets` — element and set accuracy, RMSD, equivariance of rigid and
+  permutation poses.
+"""
+
+from .representation import embed_2d, knn_accuracy, linear_probe_accuracy, reconstruction_mse
+from .sets import element_accuracy, permutation_recovery, rigid_pose_errors, rmsd, set_accuracy
+from .symmetry import (
+    angle_error_deg,
+    apply_batched,
+    canonicalisation_error,
+    code_spread,
+    invariance_error,
+    pose_error,
+    shift_error,
+)
+
+__all__ = [
+    "angle_error_deg", "apply_batched", "canonicalisation_error", "code_spread", "embed_2d",
+    "invariance_error", "knn_accuracy", "linear_probe_accuracy", "pose_error",
+    "reconstruction_mse", "shift_error",
+    "element_accuracy", "permutation_recovery", "rigid_pose_errors", "rmsd", "set_accuracy",
+]

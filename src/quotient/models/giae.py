@@ -31,11 +31,18 @@ class Pose:
         apply: ``apply(canonical) -> reconstruction``; may use a relaxed (soft) element during
             training, e.g. a SoftSort matrix for permutations.
         penalties: named regularisers (scalars), e.g. the SoftSort entropy.
+        info: extra tensors the head exposes for evaluation (e.g. the permutation matrix used).
+        refine: optional closed-form refinement given the decoded canonical element,
+            ``refine(canonical) -> Pose`` (e.g. a Procrustes rotation that aligns the canonical
+            to the input); :meth:`GIAE.forward` applies it before ``apply``. It must keep the
+            pose equivariant (it sees the input only through equivariant features).
     """
 
     element: Any
     apply: Callable[[Any], Any]
     penalties: dict[str, Tensor] = field(default_factory=dict)
+    info: dict[str, Any] = field(default_factory=dict)
+    refine: Callable[[Any], Pose] | None = None
 
 
 class PoseHead(Protocol):
@@ -87,9 +94,19 @@ class GIAE(nn.Module):
         z, features = self.encoder(x)
         return z, self.pose_head(features)
 
+    def embed(self, x: Any) -> Tensor:
+        """The invariant code ``z = η(x)`` alone."""
+        return self.encoder(x)[0]
+
+    def reconstruct(self, x: Any) -> Any:
+        """``ρ(ψ(x))·δ(η(x))``."""
+        return self(x).reconstruction
+
     def forward(self, x: Any) -> GIAEOutput:
         z, pose = self.encode(x)
         canonical = self.decoder(z)
+        if pose.refine is not None:
+            pose = pose.refine(canonical)
         return GIAEOutput(z, pose, canonical, pose.apply(canonical))
 
     def loss(self, x: Any, out: GIAEOutput | None = None) -> tuple[Tensor, dict[str, float]]:

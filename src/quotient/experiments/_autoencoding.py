@@ -1,0 +1,96 @@
+"""Pieces shared by the image and signal autoencoder experiments (rotated-mnist,
+shifted-signals), on top of :mod:`._giae_common`.
+
+* :func:`autoencoder_loss` — the training-loop loss for a GIAE or any baseline with
+  ``loss(x, out)``; applies a baseline's ``augment`` with the loop's per-step generator.
+* :func:`consistency_loss` — the same, plus an invariance penalty on transformed copies.
+* :func:`code_metrics` — kNN / linear-probe accuracy of the codes of a train/test split.
+* :func:`test_reconstruction` — an epoch-end callback logging the test reconstruction error.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..metrics import apply_batched, knn_accuracy, linear_probe_accuracy, reconstruction_mse
+from ..train import StepContext
+from ._giae_common import EpochEval, giae_loss
+
+__all__ = ["autoencoder_loss", "code_metrics", "consistency_loss", "test_reconstruction"]
+
+
+def autoencoder_loss(net: nn.Module, batch: Mapping[str, Tensor],
+                     ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
+    """Mean reconstruction loss (plus a GIAE's weighted pose penalties) of ``batch["x"]``.
+
+    A baseline with an ``augment(x, generator)`` attribute sees augmented batches, drawn from
+    the loop's per-step generator (so a resumed run repeats them). The forward pass goes
+    through ``net`` itself, so DistributedDataParallel sees it.
+    """
+    x = batch["x"]
+    augment = getattr(getattr(net, "module", net), "augment", None)
+    if augment is not None:
+        x = augment(x, ctx.generator)
+    return giae_loss(net, x)
+
+
+def consistency_loss(transform: Callable[[Tensor, torch.Generator], Tensor], weight: float,
+                     fraction: float) -> Callable[..., tuple[Tensor, dict[str, float]]]:
+    """A training loss that also asks the code to be invariant beyond the exact subgroup.
+
+    A ``fraction`` of each batch is transformed by a random group element
+    (``transform(x, generator)``, e.g. a rotation by a uniform angle) and appended to the
+    batch, so the model reconstructs both (one forward pass, as DistributedDataParallel
+    needs). With ``z`` the codes of the originals and ``z'`` of their transformed copies, the
+    loss adds ``weight · mean‖z − z'‖² / mean‖z − z̄‖²`` (the spread over the originals of the
+    batch): the squared invariance error in units of the spread of the codes, the quantity
+    ``inv_err_any`` measures. The ratio does not change when ``z`` is scaled, so it cannot be
+    lowered by shrinking the codes (with the spread held fixed, it was: the codes shrank
+    fifty-fold and the kNN accuracy fell from 0.94 to 0.91); it is lowered by moving
+    transformed copies together relative to different inputs. ``weight = 0`` gives
+    :func:`autoencoder_loss`.
+    """
+    if weight < 0 or not 0 < fraction <= 1:
+        raise ValueError(f"need weight >= 0 and 0 < fraction <= 1, got {weight}, {fraction}")
+
+    def loss_fn(net: nn.Module, batch: Mapping[str, Tensor],
+                ctx: StepContext) -> tuple[Tensor, dict[str, float]]:
+        if weight == 0:
+            return autoencoder_loss(net, batch, ctx)
+        x = batch["x"]
+        m = max(1, round(fraction * x.shape[0]))
+        both = torch.cat([x, transform(x[:m], ctx.generator)])
+        out = net(both)
+        loss, logs = getattr(net, "module", net).loss(both, out)
+        z = out.z
+        za, zb = z[:m], z[x.shape[0]:]
+        spread = (z[:x.shape[0]] - z[:x.shape[0]].mean(0)).pow(2).sum(1).mean()
+        inv = (za - zb).pow(2).sum(1).mean() / spread.clamp_min(1e-12)
+        total = loss + weight * inv
+        logs = dict(logs, inv=float(inv.detach()), loss=float(total.detach()))
+        return total, logs
+
+    return loss_fn
+
+
+def code_metrics(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: Tensor,
+                 y_test: Tensor, *, batch_size: int = 500) -> dict[str, Any]:
+    """kNN (k = 5) and linear-probe accuracy of ``model.embed``, fitted on the training codes
+    and scored on the test codes; also returns the test codes (``z_test``) for plotting."""
+    z_train = apply_batched(model.embed, x_train, batch_size)
+    z_test = apply_batched(model.embed, x_test, batch_size)
+    return {
+        "knn_acc": knn_accuracy(z_train, y_train, z_test, y_test, k=5),
+        "linear_acc": linear_probe_accuracy(z_train, y_train, z_test, y_test),
+        "z_test": z_test,
+    }
+
+
+def test_reconstruction(x: Tensor, every: int = 1) -> EpochEval:
+    """A callback logging ``test_rec``, the reconstruction MSE of ``x``, every few epochs."""
+    return EpochEval(lambda model: {"test_rec": reconstruction_mse(
+        model.reconstruct, x.to(next(model.parameters()).device))}, every)

@@ -1,0 +1,247 @@
+"""Rigid poses ξ for point clouds: SO(3)/O(3) frames, translations, and SE(3)/E(3) × S_n.
+
+Rotation from two equivariant vectors (Gram–Schmidt), ``v_k(g·x) = R_g v_k(x)``::
+
+    e₁ = v₁/|v₁|,   e₂ = normalise(v₂ − (e₁·v₂) e₁),   e₃ = χ · e₁ × e₂,   R = [e₁ e₂ e₃].
+
+**Chirality.** For SE(3) (``proper=True``) ``χ = +1``: ``det R = +1`` and ``Rᵀ(x − t)`` is
+invariant under rotations only, so a shape and its mirror image get different canonical
+coordinates (the two chiral Tetris pieces stay apart). For E(3) (``proper=False``) ``χ`` is the
+sign of the pseudoscalar ``p = Σ_i (u_i·(e₁ × e₂)) w_i`` of the centred points ``u_i = x_i − t``
+with invariant weights ``w_i = |u_i|² + |u_i − v₁|² + |u_i − v₂|²`` (``p(Qx) = det(Q) p(x)``;
+odd moments such as ``Σ (u_i·n)³`` would vanish identically for four points), so
+``R(Qx) = Q R(x)`` also for reflections ``Q`` and mirror images share canonical coordinates;
+the reflection is part of the pose (``det R = −1``). ``χ = +1`` when ``p = 0`` (e.g. planar
+clouds, where a reflection through the plane is a rotation anyway).
+
+Translation: ``t`` = the centroid of the real points (equivariant, and the least-squares optimal
+translation for a canonical element centred at the origin).
+
+:func:`anchor_frame` gets the two vectors without learned parameters by *individualising*
+points, as canonical labelling algorithms do: ``v₁ = x_a − t`` for the point ``a`` farthest from
+the centroid and ``v₂ = x_b − t`` for the point ``b`` farthest from the axis ``t + ℝv₁``. Being
+points rather than averages, they break the symmetry of symmetric shapes (an average over a
+symmetric shape is fixed by its stabiliser, e.g. zero for a square); ties between symmetric
+points are broken by the data noise, and every such choice differs by a symmetry of the shape.
+
+:func:`procrustes_rotation` (Kabsch) gives the rotation that best aligns a decoded canonical
+element to the input under a given correspondence; it is equivariant and optimal, and is used
+by :class:`RigidPermutationPose` to refine the frame once the canonical element is decoded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from ..groups.euclidean import homogeneous
+from ..models.giae import Pose
+from .pose_perm import PermutationPose, unsort_rows
+
+__all__ = [
+    "PointFeatures",
+    "RigidPermutationPose",
+    "anchor_frame",
+    "centroid",
+    "gram_schmidt",
+    "procrustes_rotation",
+]
+
+_EPS = 1e-12
+
+
+def _normalise(v: Tensor) -> Tensor:
+    return v / v.norm(dim=-1, keepdim=True).clamp_min(_EPS)
+
+
+def gram_schmidt(v1: Tensor, v2: Tensor, *, proper: bool = True,
+                 points: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
+    """Rotation matrices ``(B, 3, 3)`` with columns ``e₁, e₂, e₃`` from ``v₁, v₂ (B, 3)``.
+
+    With ``proper=False`` the handedness ``χ`` is the sign of the pseudoscalar of the centred
+    ``points (B, n, 3)`` (required then; ``mask`` selects the real points; ``v₁, v₂`` must be
+    relative to the same origin). Parallel ``v₁, v₂``
+    have no equivariant frame; ``e₂`` then follows whatever numerical noise ``v₂`` has.
+    """
+    e1 = _normalise(v1)
+    e2 = _normalise(v2 - (e1 * v2).sum(-1, keepdim=True) * e1)
+    e3 = torch.cross(e1, e2, dim=-1)
+    if not proper:
+        if points is None:
+            raise ValueError("gram_schmidt(proper=False) needs the centred points to fix the "
+                             "handedness; pass points=x - t")
+        weight = sum(((points - v[:, None, :]) ** 2).sum(-1) for v in (0 * v1, v1, v2))
+        w = (points @ e3[:, :, None])[..., 0] * weight
+        if mask is not None:
+            w = w * mask.to(w.dtype)
+        chi = torch.where(w.sum(dim=1) < 0, -1.0, 1.0).to(e3.dtype)
+        e3 = e3 * chi[:, None]
+    return torch.stack([e1, e2, e3], dim=-1)
+
+
+def centroid(x: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Mean of the real points, ``(B, n, 3) -> (B, 3)``."""
+    if mask is None:
+        return x.mean(dim=1)
+    m = mask[..., None].to(x.dtype)
+    return (x * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
+
+
+def _pick(u: Tensor, key: Tensor, allowed: Tensor) -> Tensor:
+    idx = key.masked_fill(~allowed, float("-inf")).argmax(dim=1)
+    return u.gather(1, idx[:, None, None].expand(-1, 1, 3))[:, 0]
+
+
+def anchor_frame(x: Tensor, mask: Tensor | None = None, *, proper: bool = True,
+                 priority: Tensor | None = None) -> tuple[Tensor, Tensor]:
+    """Equivariant frame ``(R (B, 3, 3), t (B, 3))`` of point clouds ``x (B, n, 3)``.
+
+    ``t`` = centroid; ``v₁`` = the point farthest from ``t`` (largest ``|x_i − t|² + priority_i``
+    with an optional invariant per-point ``priority``, e.g. from atom types); ``v₂`` = the point
+    farthest from the line through ``t`` along ``v₁``; ``R = gram_schmidt(v₁, v₂)``.
+    ``R(g·x) = R_g R(x)`` and ``t(g·x) = g·t(x)`` for rigid motions g (rotations and, with
+    ``proper=False``, reflections), and both are invariant under permutations of the points
+    (up to exact ties between points that are not symmetric to each other).
+    """
+    if mask is None:
+        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    t = centroid(x, mask)
+    u = x - t[:, None, :]
+    r2 = (u * u).sum(-1)
+    key1 = r2 if priority is None else r2 + priority
+    v1 = _pick(u, key1, mask)
+    e1 = _normalise(v1)
+    along = (u @ e1[:, :, None])[..., 0]
+    off_axis = r2 - along**2
+    v2 = _pick(u, off_axis, mask)
+    return gram_schmidt(v1, v2, proper=proper, points=u, mask=mask), t
+
+
+def procrustes_rotation(source: Tensor, target: Tensor, weights: Tensor | None = None, *,
+                        proper: bool = True) -> Tensor:
+    """``argmin_R Σ_i w_i |target_i − R source_i|²`` over SO(3) (``proper``) or O(3).
+
+    Both point sets ``(B, n, 3)`` must already be centred. Computed in float64 by SVD of
+    ``H = Σ w_i target_i source_iᵀ = U Σ Vᵀ``: ``R = U diag(1, 1, d) Vᵀ`` with
+    ``d = sign det(U Vᵀ)`` for SO(3), ``d = 1`` for O(3). Equivariant: rotating the target by
+    ``Q`` gives ``Q R``. The result carries no gradient (at the optimum the loss is stationary
+    in ``R``, so the gradient with respect to the canonical element is still exact).
+    """
+    s, tg = source.detach().double(), target.detach().double()
+    if weights is not None:
+        tg = tg * weights.detach().double()[..., None]
+    h = tg.transpose(1, 2) @ s
+    u, _, vh = torch.linalg.svd(h)
+    if proper:
+        d = torch.linalg.det(u @ vh).sign()
+        d = torch.where(d == 0, torch.ones_like(d), d)
+        u = torch.cat([u[:, :, :2], u[:, :, 2:] * d[:, None, None]], dim=2)
+    return (u @ vh).to(source.dtype)
+
+
+@dataclass
+class PointFeatures:
+    """Equivariant outputs of a point-cloud encoder for :class:`RigidPermutationPose`.
+
+    Attributes:
+        rotation: frame ``R₀ (B, 3, 3)``, ``R₀(g·x) = R_g R₀(x)``.
+        translation: ``t (B, 3)``, equivariant.
+        scores: per-point permutation scores ``(B, n)``, invariant under rigid motions and
+            permutation-equivariant.
+        centred: ``x − t`` in input order ``(B, n, 3)``.
+        mask: real points ``(B, n)``.
+        perm: the permutation pose from the scores (built by the encoder when ``z`` depends
+            on the sorted order, else by the pose head).
+    """
+
+    rotation: Tensor
+    translation: Tensor
+    scores: Tensor
+    centred: Tensor
+    mask: Tensor
+    perm: Pose | None = None
+
+
+class RigidPermutationPose(nn.Module):
+    """ξ for SE(3) × S_n or E(3) × S_n on point clouds (and molecules).
+
+    Reconstruction ``x̂ = Sᵀ (R ĉ + t)`` where ``ĉ`` is the decoded canonical element centred
+    over its real slots, ``S`` the (relaxed) sorting matrix, ``R`` the frame and ``t`` the
+    centroid. A canonical with more than 3 channels carries per-point features (e.g. atom type
+    logits) after the coordinates; those are only permuted.
+
+    Args:
+        perm: the permutation head (SoftSort); used when the features carry no ``perm``.
+        rotation: ``"frame"`` (``R = R₀``) or ``"procrustes"`` (``R`` refined by Kabsch
+            alignment of ``S ĉ`` to ``S (x − t)``, see :func:`procrustes_rotation`).
+        proper: SE(3) (True) or E(3) (False) for the Procrustes refinement.
+
+    ``Pose.element`` is ``(homogeneous [[R, t], [0, 1]] (B, 4, 4), order (B, n))``, an element of
+    ``product(SE3(), SymmetricGroup(n))`` acting by ``rigid_motion_and_permute_points``.
+    """
+
+    def __init__(self, perm: PermutationPose | None = None,
+                 rotation: Literal["frame", "procrustes"] = "procrustes",
+                 proper: bool = True) -> None:
+        super().__init__()
+        if rotation not in ("frame", "procrustes"):
+            raise ValueError(f"rotation must be 'frame' or 'procrustes', got {rotation!r}")
+        self.perm = perm or PermutationPose()
+        self.rotation, self.proper = rotation, proper
+
+    def forward(self, feats: PointFeatures) -> Pose:
+        perm = feats.perm if feats.perm is not None else self.perm(feats.scores, feats.mask)
+        matrix = perm.info["matrix"]
+        return self._pose(feats, perm, matrix, feats.rotation)
+
+    def _pose(self, feats: PointFeatures, perm: Pose, matrix: Tensor, rot: Tensor) -> Pose:
+        t, mask = feats.translation, feats.mask
+        apply = _make_apply(matrix, rot, t, mask)
+        info = {**perm.info, "frame": feats.rotation}
+        refine = None
+        if self.rotation == "procrustes" and rot is feats.rotation:
+            def refine(canonical: Any) -> Pose:
+                c = _centre_canonical(_coords(canonical), mask)
+                target = _sorted_rows(matrix, feats.centred)
+                new_rot = procrustes_rotation(c, target, _slot_mask(mask).to(c.dtype),
+                                              proper=self.proper)
+                return self._pose(feats, perm, matrix, new_rot)
+        return Pose(element=(homogeneous(rot, t), perm.element), apply=apply,
+                    penalties=dict(perm.penalties), info=info, refine=refine)
+
+
+def _coords(canonical: Any) -> Tensor:
+    if not isinstance(canonical, Tensor) or canonical.dim() != 3 or canonical.shape[-1] < 3:
+        raise ValueError("the decoded canonical point cloud must have shape (batch, n, 3 + f), "
+                         f"got {getattr(canonical, 'shape', type(canonical).__name__)}")
+    return canonical[..., :3]
+
+
+def _slot_mask(mask: Tensor) -> Tensor:
+    """Real slots of the canonical order: the first k, k = number of real points."""
+    k = mask.sum(dim=1, keepdim=True)
+    return torch.arange(mask.shape[1], device=mask.device)[None, :] < k
+
+
+def _centre_canonical(c: Tensor, mask: Tensor) -> Tensor:
+    slots = _slot_mask(mask)
+    return (c - centroid(c, slots)[:, None, :]) * slots[..., None].to(c.dtype)
+
+
+def _sorted_rows(matrix: Tensor, x: Tensor) -> Tensor:
+    return matrix.to(x.dtype) @ x
+
+
+def _make_apply(matrix: Tensor, rot: Tensor, t: Tensor, mask: Tensor) -> Callable[[Any], Tensor]:
+    def apply(canonical: Any) -> Tensor:
+        c = _centre_canonical(_coords(canonical), mask)
+        moved = c @ rot.to(c.dtype).transpose(1, 2) + t.to(c.dtype)[:, None, :]
+        moved = moved * _slot_mask(mask)[..., None].to(c.dtype)
+        if canonical.shape[-1] > 3:
+            moved = torch.cat([moved, canonical[..., 3:]], dim=-1)
+        return unsort_rows(matrix, moved)
+    return apply

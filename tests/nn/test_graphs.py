@@ -1,0 +1,203 @@
+"""The second-order graph encoder and the individualisation pose: symmetry, masking, errors."""
+
+import pytest
+import torch
+
+from quotient.actions import permute_graph, permute_set
+from quotient.data.graph_atlas import make_atlas_graphs, relabel_graphs
+from quotient.errors import DataError
+from quotient.groups import SymmetricGroup
+from quotient.nn.graph_pose import GraphPermutationPose, individualize
+from quotient.nn.graphs import GraphEncoder, check_adjacency, permute_masked_graph
+from quotient.testing import assert_equivariant, assert_invariant
+from quotient.train import seeded
+
+
+def _random_graphs(gen, b=6, n=7, real=5, dtype=torch.float64):
+    """Random simple graphs with ``real`` real nodes scattered among ``n`` slots."""
+    upper = (torch.rand(b, n, n, generator=gen) < 0.45).triu(1)
+    adj = (upper | upper.transpose(1, 2)).to(dtype)
+    mask = torch.zeros(b, n, dtype=torch.bool)
+    mask[:, :real] = True
+    adj = adj * (mask[:, :, None] & mask[:, None, :]).to(dtype)
+    perm = torch.rand(b, n, generator=gen).argsort(1)
+    return relabel_graphs(adj, mask, perm)
+
+
+@pytest.fixture
+def enc():
+    with seeded(3):
+        return GraphEncoder(16, channels=12, layers=2, pose_channels=8).double().eval()
+
+
+def _edge_act(perm, e):
+    """σ acting on an edge tensor (B, n, n, c) like on an adjacency."""
+    return torch.stack([permute_graph(perm, e[..., k]) for k in range(e.shape[-1])], dim=-1)
+
+
+def test_code_is_invariant_in_float64(enc, gen):
+    x = _random_graphs(gen)
+    rep = assert_invariant(lambda t: enc(t)[0], SymmetricGroup(7), permute_masked_graph, x,
+                           generator=gen, n_elements=6)
+    assert rep.error < 1e-10
+
+
+def test_code_is_invariant_in_float32(gen):
+    with seeded(4):
+        enc32 = GraphEncoder(16, channels=12, layers=2, pose_channels=8).eval()
+    x = _random_graphs(gen, dtype=torch.float32)
+    rep = assert_invariant(lambda t: enc32(t)[0], SymmetricGroup(7), permute_masked_graph, x,
+                           generator=gen, dtype=torch.float32)
+    assert rep.error < 1e-5
+
+
+def test_edge_features_and_scores_are_equivariant_in_float64(enc, gen):
+    x = _random_graphs(gen)
+    group = SymmetricGroup(7)
+    assert_equivariant(lambda t: enc(t)[1].edge, group, permute_masked_graph, _edge_act, x,
+                       generator=gen)
+    assert_equivariant(lambda t: enc(t)[1].scores(), group, permute_masked_graph, permute_set,
+                       x, generator=gen)
+    # with marks: the marks move with the nodes
+    chosen = torch.zeros(6, 7, dtype=torch.bool)
+    chosen[:, 2] = True
+    rank = torch.zeros(6, 7, dtype=torch.long)
+
+    def scored(t):
+        adj, mask, c = t
+        c = c.bool()
+        return enc((adj, mask))[1].scores(c & mask, rank, c & mask)
+
+    assert_equivariant(scored, group, permute_masked_graph, permute_set,
+                       (x[0], x[1], chosen.double()), generator=gen)
+
+
+def test_node_features_move_with_the_nodes(gen):
+    with seeded(7):
+        enc = GraphEncoder(8, channels=8, layers=2, pose_channels=8, node_features=3).double()
+    adj, mask = _random_graphs(gen)
+    feats = torch.randn(6, 7, 3, generator=gen, dtype=torch.float64)
+    assert_invariant(lambda t: enc.eval()(t)[0], SymmetricGroup(7), permute_masked_graph,
+                     (adj, mask, feats), generator=gen)
+    z = enc((adj, mask, feats))[0]
+    assert (enc((adj, mask, feats.flip(-1)))[0] - z).abs().max() > 1e-9  # features are read
+    with pytest.raises(DataError, match="node features"):
+        enc((adj, mask))
+
+
+def test_a_broken_encoder_fails_the_check(enc, gen):
+    x = _random_graphs(gen)
+    with pytest.raises(AssertionError):
+        assert_invariant(lambda t: enc(t)[0] + t[0][:, 0, :3].sum(-1, keepdim=True),
+                         SymmetricGroup(7), permute_masked_graph, x, generator=gen)
+
+
+def test_padding_never_changes_the_code(enc, gen):
+    adj, mask = _random_graphs(gen)
+    z = enc((adj, mask))[0]
+    junk = torch.rand(adj.shape, generator=gen, dtype=adj.dtype)
+    junk = (junk + junk.transpose(1, 2)) * ~(mask[:, :, None] & mask[:, None, :])
+    assert torch.equal(enc((adj + junk, mask))[0], z)
+    # more padding slots: the same graphs padded to 10 nodes give the same code
+    big = torch.zeros(6, 10, 10, dtype=adj.dtype)
+    big[:, :7, :7] = adj
+    big_mask = torch.zeros(6, 10, dtype=torch.bool)
+    big_mask[:, :7] = mask
+    torch.testing.assert_close(enc((big, big_mask))[0], z, rtol=1e-12, atol=1e-12)
+    # and the scores of padded slots are exactly zero
+    assert torch.all(enc((adj, mask))[1].scores()[~mask] == 0)
+
+
+def test_second_order_encoder_separates_graphs_that_message_passing_cannot(enc):
+    hexagon = torch.zeros(6, 6, dtype=torch.float64)
+    triangles = torch.zeros(6, 6, dtype=torch.float64)
+    for i in range(6):
+        hexagon[i, (i + 1) % 6] = hexagon[(i + 1) % 6, i] = 1
+    for a, b in [(0, 1), (1, 2), (0, 2), (3, 4), (4, 5), (3, 5)]:
+        triangles[a, b] = triangles[b, a] = 1
+    z = enc(torch.stack([hexagon, triangles]))[0]  # both 2-regular: identical for 1-WL
+    assert (z[0] - z[1]).abs().max() > 1e-9
+
+
+@pytest.mark.parametrize("bad, words", [
+    (torch.zeros(2, 3, 4), "square"),
+    (torch.tensor([[[0.0, 1.0], [0.0, 0.0]]]), "symmetric"),
+    (torch.full((1, 3, 3), float("nan")), "NaN"),
+    (torch.zeros(3, 3), "batch dimension"),
+    (torch.zeros(1, 3, 3, dtype=torch.long), "floating point"),
+])
+def test_bad_adjacency_gives_a_clear_error(bad, words, enc):
+    with pytest.raises(ValueError, match=words) as info:
+        enc(bad)
+    assert isinstance(info.value, DataError)
+    with pytest.raises(DataError):
+        check_adjacency(bad)
+
+
+def test_asymmetry_on_padding_is_ignored_and_mask_shape_is_checked():
+    adj = torch.zeros(1, 3, 3)
+    adj[0, 0, 2] = 1.0  # node 2 is padding
+    mask = torch.tensor([[True, True, False]])
+    assert torch.equal(check_adjacency(adj, mask), mask)
+    with pytest.raises(DataError, match="mask"):
+        check_adjacency(adj, mask[:, :2])
+
+
+def _canonical(adj, order):
+    n = adj.shape[-1]
+    rows = torch.gather(adj, 1, order[:, :, None].expand(-1, -1, n))
+    return torch.gather(rows, 2, order[:, None, :].expand(-1, n, -1))
+
+
+def test_individualisation_gives_one_canonical_form_per_class(enc):
+    # every graph with up to 6 nodes, two independent relabellings
+    a = make_atlas_graphs(1, max_nodes=6, seed=1)
+    b = make_atlas_graphs(1, max_nodes=6, seed=2)
+    with torch.no_grad():
+        ca = _canonical(a.adjacency, individualize(enc((a.adjacency.double(), a.mask))[1])[1])
+        cb = _canonical(b.adjacency, individualize(enc((b.adjacency.double(), b.mask))[1])[1])
+    assert torch.equal(ca, cb)
+
+
+def test_sorting_once_is_not_canonical_for_a_path(enc):
+    path = torch.zeros(1, 4, 4, dtype=torch.float64)
+    for i in range(3):
+        path[0, i, i + 1] = path[0, i + 1, i] = 1
+    perms = SymmetricGroup(4).elements()
+    graphs = permute_graph(perms, path.expand(24, -1, -1))
+    forms = {}
+    for method in ("individualize", "sort"):
+        head = GraphPermutationPose(method=method).eval()
+        with torch.no_grad():
+            order = head(enc(graphs)[1]).element
+        forms[method] = {tuple(c.flatten().tolist()) for c in _canonical(graphs, order)}
+    assert len(forms["individualize"]) == 1
+    assert len(forms["sort"]) > 1  # two tied orbits {ends}, {middle} broken independently
+
+
+def test_pose_is_a_hard_permutation_with_a_soft_gradient(gen):
+    with seeded(5):
+        enc = GraphEncoder(8, channels=8, layers=1, pose_channels=8, pose_layers=1)
+    adj, mask = _random_graphs(gen, dtype=torch.float32)
+    head = GraphPermutationPose(mode="straight_through").train()
+    pose = head(enc((adj, mask))[1])
+    m = pose.info["matrix"]
+    assert torch.equal(m.detach(), torch.nn.functional.one_hot(pose.element, 7).float())
+    assert torch.equal(pose.element.sort(1).values, torch.arange(7).expand(6, -1))
+    # real nodes come first in canonical order
+    assert torch.equal(torch.gather(mask, 1, pose.element), mask.sort(1, descending=True).values)
+    canon = torch.randn(6, 7, 7, generator=gen)
+    (pose.apply(canon).sum() + pose.penalties["perm_entropy"]).backward()
+    assert all(p.grad is not None for p in enc.pose_parameters())
+    assert enc.score_head[-1].weight.grad.abs().sum() > 0
+
+
+def test_empty_and_single_node_graphs():
+    with seeded(6):
+        enc = GraphEncoder(8, channels=8, layers=1, pose_channels=8, pose_layers=1).eval()
+    adj = torch.zeros(2, 3, 3)
+    mask = torch.tensor([[False, False, False], [False, True, False]])
+    z, feats = enc((adj, mask))
+    pose = GraphPermutationPose().eval()(feats)
+    assert torch.isfinite(z).all() and torch.isfinite(pose.penalties["perm_entropy"])
+    assert pose.element[1, 0] == 1  # the only real node comes first

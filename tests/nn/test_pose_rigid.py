@@ -1,0 +1,174 @@
+"""Gram–Schmidt, anchor frames, Procrustes and the SE(3)/E(3) × S_n pose head."""
+
+import pytest
+import torch
+
+from quotient.actions import rigid_motion_and_permute_points, rotate_points
+from quotient.data.tetris import tetris_shapes
+from quotient.groups import E3, O3, SE3, SO3, SymmetricGroup, product, rotation_part
+from quotient.groups.euclidean import translation_part
+from quotient.models import GIAE
+from quotient.nn.pose_perm import PermutationPose
+from quotient.nn.pose_rigid import (
+    PointFeatures,
+    RigidPermutationPose,
+    anchor_frame,
+    gram_schmidt,
+    procrustes_rotation,
+)
+from quotient.testing import assert_equivariant
+
+N = 6
+
+
+def _rotate_frame(g, r):
+    return rotation_part(g[0] if isinstance(g, tuple) else g).to(r.dtype) @ r
+
+
+def _move_point(g, t):
+    g = g[0] if isinstance(g, tuple) else g
+    return (rotation_part(g).to(t.dtype) @ t[..., None])[..., 0] + translation_part(g).to(t.dtype)
+
+
+def _left(g, r):
+    return g.to(r.dtype) @ r
+
+
+def test_gram_schmidt_is_a_rotation_and_equivariant(gen):
+    v = torch.randn(8, 2, 3, generator=gen, dtype=torch.float64)
+    r = gram_schmidt(v[:, 0], v[:, 1])
+    eye = torch.eye(3, dtype=torch.float64).expand(8, 3, 3)
+    assert torch.allclose(r.transpose(1, 2) @ r, eye, atol=1e-14)
+    assert torch.allclose(torch.linalg.det(r), torch.ones(8, dtype=torch.float64))
+    assert_equivariant(lambda w: gram_schmidt(w[:, 0], w[:, 1]), SO3(), rotate_points, _left,
+                       v, generator=gen)
+
+
+def test_proper_frames_are_not_reflection_equivariant_but_e3_frames_are(gen):
+    pts = torch.randn(8, N, 3, generator=gen, dtype=torch.float64)
+    pts = pts - pts.mean(1, keepdim=True)
+
+    def frame(proper):
+        return lambda x: gram_schmidt(x[:, 0], x[:, 1], proper=proper, points=x)
+
+    assert_equivariant(frame(False), O3(), rotate_points, _left, pts, generator=gen)
+    flip = torch.diag(torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64))[None]
+    with pytest.raises(AssertionError, match="not equivariant"):
+        assert_equivariant(frame(True), O3(), rotate_points, _left, pts, elements=flip)
+    with pytest.raises(ValueError, match="handedness"):
+        gram_schmidt(pts[:, 0], pts[:, 1], proper=False)
+
+
+@pytest.mark.parametrize("proper", [True, False])
+def test_anchor_frame_is_equivariant(gen, proper):
+    group = product(SE3(scale=5.0) if proper else E3(scale=5.0), SymmetricGroup(N))
+    x = torch.randn(6, N, 3, generator=gen, dtype=torch.float64)
+    act = rigid_motion_and_permute_points
+    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[0], group, act, _rotate_frame,
+                       x, generator=gen)
+    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[1], group, act, _move_point,
+                       x, generator=gen)
+    r, _ = anchor_frame(x, proper=proper)
+    det = torch.linalg.det(r)
+    assert torch.allclose(det.abs(), torch.ones_like(det))
+    if proper:
+        assert (det > 0).all()
+
+
+def test_anchor_frame_ignores_padding(gen):
+    x = torch.randn(3, 5, 3, generator=gen, dtype=torch.float64)
+    padded = torch.cat([x, 1e4 * torch.randn(3, 2, 3, generator=gen, dtype=torch.float64)], 1)
+    mask = torch.tensor([True] * 5 + [False] * 2).expand(3, -1)
+    r, t = anchor_frame(x)
+    rp, tp = anchor_frame(padded, mask)
+    assert torch.allclose(r, rp, atol=1e-12) and torch.allclose(t, tp, atol=1e-12)
+
+
+def test_chirality_se3_frames_keep_mirror_images_apart():
+    """The two chiral Tetris pieces are mirror images: their E(3) frame coordinates agree as
+    sets, their SE(3) frame coordinates do not."""
+    shapes = tetris_shapes()[:2]
+
+    def canonical_set(proper):
+        r, t = anchor_frame(shapes, proper=proper)
+        y = (shapes - t[:, None]) @ r
+        keys = y[..., 0] * 100 + y[..., 1] * 10 + y[..., 2]
+        return y.gather(1, keys.argsort(1)[..., None].expand(-1, -1, 3))
+
+    e3 = canonical_set(False)
+    assert torch.allclose(e3[0], e3[1], atol=1e-9)
+    se3 = canonical_set(True)
+    assert (se3[0] - se3[1]).abs().max() > 0.5
+
+
+def test_procrustes_recovers_rotations_and_respects_handedness(gen):
+    src = torch.randn(5, N, 3, generator=gen, dtype=torch.float64)
+    src = src - src.mean(1, keepdim=True)
+    rot = SO3().sample(5, generator=gen)
+    assert torch.allclose(procrustes_rotation(src, src @ rot.transpose(1, 2)), rot, atol=1e-12)
+    refl = O3().sample(5, generator=gen)
+    refl = refl * torch.linalg.det(refl).sign()[:, None, None] * -1  # all improper
+    target = src @ refl.transpose(1, 2)
+    assert torch.allclose(procrustes_rotation(src, target, proper=False), refl, atol=1e-12)
+    best_proper = procrustes_rotation(src, target, proper=True)
+    assert torch.allclose(torch.linalg.det(best_proper), torch.ones(5, dtype=torch.float64))
+    # equivariance in the target
+    noisy = target + 0.1 * torch.randn(5, N, 3, generator=gen, dtype=torch.float64)
+    assert_equivariant(lambda y: procrustes_rotation(src, y), SO3(), rotate_points, _left,
+                       noisy, generator=gen)
+
+
+def test_pose_element_matches_apply_and_the_group_action(gen):
+    """apply(canonical) = element · (canonical centred), with the product group's action."""
+    b = 4
+    x = torch.randn(b, N, 3, generator=gen, dtype=torch.float64)
+    r, t = anchor_frame(x)
+    scores = torch.randn(b, N, generator=gen, dtype=torch.float64)
+    head = RigidPermutationPose(PermutationPose(), rotation="frame").eval()
+    feats = PointFeatures(r, t, scores, x - t[:, None], torch.ones(b, N, dtype=torch.bool))
+    pose = head(feats)
+    canonical = torch.randn(b, N, 3, generator=gen, dtype=torch.float64)
+    centred = canonical - canonical.mean(1, keepdim=True)
+    expected = rigid_motion_and_permute_points(pose.element, centred)
+    assert torch.allclose(pose.apply(canonical), expected, atol=1e-12)
+    assert pose.refine is None
+
+
+def test_procrustes_refinement_reconstructs_posed_copies_exactly(gen):
+    """If the input is a posed, shuffled copy of the canonical element, the refined pose
+    reconstructs it to rounding, whatever the frame was."""
+    b = 5
+    canonical = torch.randn(b, N, 3, generator=gen, dtype=torch.float64)
+    canonical = canonical - canonical.mean(1, keepdim=True)
+    g = product(SE3(scale=5.0), SymmetricGroup(N)).sample(b, generator=gen)
+    x = rigid_motion_and_permute_points(g, canonical)
+    r, t = anchor_frame(x)
+    # scores that sort x back into the canonical order: score_j = −σ⁻¹(j), minus its slot
+    scores = -g[1].argsort(1).double()
+    feats = PointFeatures(r, t, scores, x - t[:, None], torch.ones(b, N, dtype=torch.bool))
+    head = RigidPermutationPose(PermutationPose(), rotation="procrustes").eval()
+    pose = head(feats)
+    assert pose.refine is not None
+    refined = pose.refine(canonical)
+    assert torch.allclose(refined.apply(canonical), x, atol=1e-10)
+    assert torch.allclose(refined.element[0], g[0], atol=1e-10)
+    assert torch.equal(refined.element[1], g[1])
+
+
+def test_giae_forward_applies_the_refinement(gen):
+    class Enc(torch.nn.Module):
+        def forward(self, x):
+            r, t = anchor_frame(x)
+            s = (x - t[:, None]).norm(dim=-1)
+            return x.new_zeros(x.shape[0], 1), PointFeatures(r, t, s, x - t[:, None],
+                                                            torch.ones(x.shape[:2]).bool())
+
+    fixed = torch.randn(1, N, 3, generator=gen, dtype=torch.float64)
+    model = GIAE(Enc(), RigidPermutationPose(rotation="procrustes"),
+                 lambda z: fixed.expand(z.shape[0], -1, -1)).eval()
+    x = rigid_motion_and_permute_points(product(SE3(), SymmetricGroup(N)).sample(3, generator=gen),
+                                        fixed.expand(3, -1, -1) - fixed.mean(1, keepdim=True))
+    out = model(x)
+    frame_only = model.pose_head(model.encoder(x)[1]).element[0]
+    assert not torch.allclose(out.pose.element[0], frame_only)
+    assert out.reconstruction.shape == x.shape
