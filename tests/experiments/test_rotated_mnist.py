@@ -45,6 +45,7 @@ def test_giae_run_writes_metrics_and_plots(tmp_path):
     # relative to the spread of the codes, which is still tiny after 3 steps (about 1e-3 of
     # their norm), so the float32 rounding shows as ~1e-4 here and ~1e-7 after training
     assert metrics["inv_err_exact"] < 1e-2
+    assert metrics["inv_err_exact_f64"] < 1e-10
     assert metrics["pose_err_deg"] < 0.01
     assert metrics["inv_err_any"] > metrics["inv_err_exact"]
     for name in ("images", "embedding", "pose", "learning_curve"):
@@ -75,3 +76,34 @@ def test_bad_settings_are_rejected():
         apply_overrides(RotatedMNISTConfig(), ["model=steerable"])
     with pytest.raises(ConfigError):
         apply_overrides(RotatedMNISTConfig(), ["pose=sideways"])
+
+
+class _Ctx:
+    def __init__(self, seed):
+        self.generator = torch.Generator().manual_seed(seed)
+
+
+def test_consistency_penalty_is_zero_for_an_invariant_transform_and_scale_free(gen):
+    from quotient.experiments._autoencoding import autoencoder_loss, consistency_loss
+    from quotient.models.baselines import random_rotation
+    from quotient.models.image_giae import image_giae
+
+    model = image_giae(image_size=16, latent_dim=5, widths=(3, 4), decoder_widths=(6, 4))
+    model = model.double().eval()
+    x = torch.rand(8, 1, 16, 16, generator=gen, dtype=torch.float64)
+    quarter = consistency_loss(lambda t, g: torch.rot90(t, 1, dims=(-2, -1)), 1.0, 0.5)
+    with torch.no_grad():
+        _, logs = quarter(model, {"x": x}, _Ctx(0))
+        assert logs["inv"] < 1e-20  # exact under quarter turns
+        _, logs = consistency_loss(random_rotation, 1.0, 0.5)(model, {"x": x}, _Ctx(0))
+        assert logs["inv"] > 1e-8
+        head = model.encoder.head[-1]
+        head.weight.mul_(10.0)
+        head.bias.mul_(10.0)
+        _, scaled = consistency_loss(random_rotation, 1.0, 0.5)(model, {"x": x}, _Ctx(0))
+        assert scaled["inv"] == pytest.approx(logs["inv"], rel=1e-9)
+        off, _ = consistency_loss(random_rotation, 0.0, 0.5)(model, {"x": x}, _Ctx(0))
+        plain, _ = autoencoder_loss(model, {"x": x}, _Ctx(0))
+        assert float(off) == float(plain)
+    with pytest.raises(ValueError, match="fraction"):
+        consistency_loss(random_rotation, 1.0, 0.0)

@@ -140,12 +140,19 @@ class C4LiftConv(nn.Module):
         self.weight = nn.Parameter(torch.empty(out_fields, in_channels, kernel_size, kernel_size))
         self.bias = nn.Parameter(torch.zeros(out_fields)) if bias else None
         nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self.register_buffer("index", self._assemble(torch.arange(self.weight.numel())
+                                                     .view(self.weight.shape)),
+                             persistent=False)
+
+    def _assemble(self, w: Tensor) -> Tensor:
+        """``(C_out, C_in, k, k)`` -> ``(4·C_out, C_in, k, k)``, row ``4c + r`` = rot90(w_c, r)."""
+        return _turns(w).transpose(0, 1).reshape(4 * self.out_fields, self.in_channels,
+                                                 self.kernel_size, self.kernel_size)
 
     def full_weight(self) -> Tensor:
-        """The conv2d weight ``(4·C_out, C_in, k, k)``, row ``4c + r`` = rot90(W_c, r)."""
-        w = _turns(self.weight)  # (4, C_out, C_in, k, k)
-        return w.transpose(0, 1).reshape(4 * self.out_fields, self.in_channels,
-                                         self.kernel_size, self.kernel_size)
+        """The conv2d weight ``(4·C_out, C_in, k, k)``, row ``4c + r`` = rot90(W_c, r): one
+        gather from the parameters (the layout is precomputed by turning an index tensor)."""
+        return self.weight.reshape(-1)[self.index]
 
     def forward(self, x: Tensor) -> Tensor:
         b = None if self.bias is None else self.bias.repeat_interleave(4)
@@ -172,14 +179,20 @@ class C4GroupConv(nn.Module):
         self.bias = nn.Parameter(torch.zeros(out_fields)) if bias else None
         bound = 1.0 / math.sqrt(4 * in_fields * k * k)
         nn.init.uniform_(self.weight, -bound, bound)
+        self.register_buffer("index", self._assemble(torch.arange(self.weight.numel())
+                                                     .view(self.weight.shape)),
+                             persistent=False)
+
+    def _assemble(self, w: Tensor) -> Tensor:
+        """Row block ``r`` = the filter turned by ``r`` with its orientations cycled by ``r``."""
+        k = self.kernel_size
+        rows = [torch.rot90(torch.roll(w, r, dims=2), r, dims=(-2, -1))
+                for r in range(4)]  # each (C_out, C_in, 4, k, k)
+        return torch.stack(rows, 1).reshape(4 * self.out_fields, 4 * self.in_fields, k, k)
 
     def full_weight(self) -> Tensor:
-        """The conv2d weight; row block ``r`` = the filter turned by ``r``, orientations cycled."""
-        k = self.kernel_size
-        rows = [torch.rot90(torch.roll(self.weight, r, dims=2), r, dims=(-2, -1))
-                for r in range(4)]  # each (C_out, C_in, 4, k, k)
-        w = torch.stack(rows, 1)  # (C_out, 4, C_in, 4, k, k)
-        return w.reshape(4 * self.out_fields, 4 * self.in_fields, k, k)
+        """The conv2d weight ``(4·C_out, 4·C_in, k, k)``: one gather from the parameters."""
+        return self.weight.reshape(-1)[self.index]
 
     def forward(self, f: Tensor) -> Tensor:
         b = None if self.bias is None else self.bias.repeat_interleave(4)
