@@ -68,3 +68,40 @@ def test_ddp_matches_single_process_and_resumes_across_world_sizes(tmp_path, cap
         capsys.readouterr().err)
     _assert_close(final_params(mixed), final_params(single))
     assert json.loads((mixed / "metrics.json").read_text())["steps"] == 8
+
+
+def _train_curve(run_dir) -> list[tuple[int, float]]:
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    return [(r["step"], r["loss"]) for r in records if r["kind"] == "train"]
+
+
+ROTATED = ["n_train=64", "n_test=32", "widths=2,4", "decoder_widths=8,8,8", "latent_dim=4",
+           "train.batch_size=16", "train.epochs=2", "train.log_every=1", "invariance_weight=0",
+           "plots=false", "embedding=pca", "train.checkpoint_every=0", "train.progress=false",
+           "train.device=cpu", "threads=1"]
+TETRIS = ["n_train=256", "n_test=64", "dtype=float64", "train.batch_size=32", "train.epochs=1",
+          "train.max_steps=8", "train.time_limit_minutes=none", "train.log_every=1",
+          "train.checkpoint_every=0", "train.progress=false", "train.device=cpu", "hidden=8",
+          "code_hidden=16", "decoder_hidden=16", "eval_samples=32", "probe_samples=64",
+          "check_samples=32"]
+
+
+@pytest.mark.parametrize("experiment, settings, rtol", [
+    # float32, batch-normalised C4 encoder: statistics over the global batch
+    # (GlobalBatchNorm), so only the order of floating-point sums differs
+    ("rotated-mnist", ROTATED, 1e-4),
+    # float64 point-cloud GIAE with the SoftSort permutation head
+    ("tetris", TETRIS, 1e-9),
+])
+def test_ddp_loss_curve_matches_single_process(experiment, settings, rtol, tmp_path):
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    assert main_single_thread(["train", experiment, "--out", str(single), "--set",
+                               *settings]) == 0
+    done = _torchrun("train", experiment, "--out", str(ddp), "--set", *settings)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert " = 2 x " in done.stderr
+    ref, got = _train_curve(single), _train_curve(ddp)
+    assert len(ref) == 8 and [s for s, _ in got] == [s for s, _ in ref]
+    assert ref[-1][1] < ref[0][1], "the loss must go down for the comparison to mean anything"
+    for (step, a), (_, b) in zip(got, ref, strict=True):
+        assert a == pytest.approx(b, rel=rtol), f"step {step}: {a} vs {b}"

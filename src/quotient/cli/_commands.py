@@ -131,6 +131,8 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     if args.show_config:
         print(json.dumps(resolved, indent=2))
         return 0
+    if exp.check is not None:
+        exp.check(config)
     run_dir = RunDir(args.out, resume=args.resume, overwrite=args.overwrite)
     if saved is not None and saved["config"] != resolved:
         changed = sorted(k for k in set(saved["config"]) | set(resolved)

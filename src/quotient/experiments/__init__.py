@@ -44,6 +44,9 @@ class Experiment:
         evaluate: optional ``evaluate(run_dir) -> {metric: float}``; recomputes the metrics
             from the saved ``config.json`` and the latest checkpoint.
         kind: ``"train"`` or ``"dynamics"`` (which command runs it).
+        check: optional ``check(config)``, run before the run directory is created; raises a
+            :class:`~quotient.errors.QuotientError` for input that cannot work (e.g. a bad data
+            file), so a failed start leaves no half-made run behind.
     """
 
     name: str
@@ -52,6 +55,7 @@ class Experiment:
     run: Callable[[Any, RunDir, bool], dict[str, float]]
     evaluate: Callable[[RunDir], dict[str, float]] | None = None
     kind: Kind = "train"
+    check: Callable[[Any], None] | None = None
 
 
 _LAZY: dict[str, dict[str, str]] = {

@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 import torch
+import torch.distributed as dist
 
 from ..train import Callback, FitResult, Trainer
 
@@ -67,6 +68,12 @@ class BudgetCosine:
         now = time.perf_counter()
         self.elapsed += now - self._last
         self._last = now
+        if self.budget and dist.is_available() and dist.is_initialized():
+            # every rank must use the same learning rate, or their parameters drift apart
+            device = self.optimizer.param_groups[0]["params"][0].device  # nccl: on the GPU
+            shared = torch.tensor([self.elapsed], dtype=torch.float64, device=device)
+            dist.all_reduce(shared, op=dist.ReduceOp.MAX)
+            self.elapsed = float(shared)
         self.steps += 1
         self._apply()
 

@@ -31,7 +31,10 @@ import torch
 from torch import Tensor, nn
 
 from ..actions import rot90_image, rotate_image
-from ..data.rotated_mnist import RotatedMNIST, load_rotated_mnist_sample
+from ..data.mnist import ImageData
+from ..data.rotated_mnist import RotatedMNIST, load_rotated_mnist_sample, make_rotated_mnist
+from ..data.user import load_image_file
+from ..errors import ConfigError, DataError
 from ..metrics import (
     angle_error_deg,
     apply_batched,
@@ -47,6 +50,7 @@ from ..train import (
     RunDir,
     TensorDictDataset,
     TrainConfig,
+    check_ranges,
     config_from_dict,
     fit,
     load_model_state,
@@ -62,7 +66,8 @@ from ._autoencoding import (
 )
 from ._giae_common import budget_scheduler, use_threads
 
-__all__ = ["EXPERIMENT", "RotatedMNISTConfig", "build_model", "evaluate_model", "run"]
+__all__ = ["EXPERIMENT", "RotatedMNISTConfig", "build_model", "check_data", "evaluate_model",
+           "load_data", "run"]
 
 ModelKind = Literal["giae", "classical", "augmented", "equivariant"]
 
@@ -97,6 +102,12 @@ class RotatedMNISTConfig:
         eval_every: log the reconstruction error of 1,000 test digits every this many epochs.
         threads: intra-op CPU threads while training and evaluating (0: torch's default).
             One thread is faster when other processes share the cores.
+        data: your own images instead of the bundled sample: an ``.npz`` file with ``images``
+            (uint8 or [0, 1] floats, ``(N, H, W)`` or ``(N, C, H, W)``, square, side divisible
+            by 4 with the default decoder) and integer ``labels`` ``(N,)``
+            (:func:`~quotient.data.user.load_image_file`); ``n_train + n_test <= N``.
+        rotate_data: turn every image of ``data`` by a random angle (as the bundled sample);
+            false if your images already come in random orientations.
     """
 
     train: TrainConfig = field(default_factory=_default_train)
@@ -117,23 +128,68 @@ class RotatedMNISTConfig:
     plots: bool = True
     threads: int = 0
     eval_every: int = 4
+    data: str = ""
+    rotate_data: bool = True
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("latent_dim", "widths", "cnn_widths", "decoder_widths",
+                                     "n_train", "n_test"),
+                     non_negative=("invariance_weight", "warmup_steps", "threads"),
+                     fraction=("invariance_fraction",))
+        if self.eval_every < 1:
+            raise ConfigError(f"eval_every must be >= 1, got {self.eval_every}")
+
+
+def check_data(cfg: RotatedMNISTConfig) -> ImageData | None:
+    """Your images (``cfg.data``), checked against the settings; ``None`` for the bundled
+    sample. Raises :class:`~quotient.errors.DataError` / :class:`~quotient.errors.ConfigError`
+    naming the problem and the fix."""
+    if not cfg.data:
+        return None
+    own = load_image_file(cfg.data)
+    size, factor = own.images.shape[-1], 2 ** (len(cfg.decoder_widths) - 1)
+    if size % factor:
+        raise DataError(f"data file {cfg.data}: image side {size} must be divisible by "
+                        f"{factor} (the decoder doubles the size {factor.bit_length() - 1} "
+                        "times); pad or crop the images")
+    if cfg.n_train + cfg.n_test > len(own):
+        train = max(1, len(own) * 4 // 5)
+        raise ConfigError(f"n_train + n_test = {cfg.n_train} + {cfg.n_test} exceeds the "
+                          f"{len(own)} images of {cfg.data}; pass e.g. --set n_train={train} "
+                          f"n_test={len(own) - train}")
+    return own
 
 
 def load_data(cfg: RotatedMNISTConfig) -> RotatedMNIST:
-    """The rotated split of the bundled sample."""
-    return load_rotated_mnist_sample(n_train=cfg.n_train, n_test=cfg.n_test, seed=cfg.data_seed)
+    """The rotated split of the bundled sample, or of the images in ``cfg.data``."""
+    own = check_data(cfg)
+    if own is None:
+        return load_rotated_mnist_sample(n_train=cfg.n_train, n_test=cfg.n_test,
+                                         seed=cfg.data_seed)
+    return make_rotated_mnist(own.images, own.labels, n_train=cfg.n_train, n_test=cfg.n_test,
+                              seed=cfg.data_seed, rotate_train=cfg.rotate_data,
+                              rotate_test=cfg.rotate_data)
 
 
-def build_model(cfg: RotatedMNISTConfig) -> nn.Module:
-    """The configured model, initialised from a generator seeded by ``cfg.train.seed``."""
+def build_model(cfg: RotatedMNISTConfig, *, in_channels: int = 1,
+                image_size: int = 28) -> nn.Module:
+    """The configured model for ``(C, H, H)`` images, initialised from a generator seeded by
+    ``cfg.train.seed``."""
+    shape = {"in_channels": in_channels, "image_size": image_size}
     with seeded(mix_seed(cfg.train.seed, "rotated-mnist-init", cfg.model)):
         if cfg.model == "giae":
             model = image_giae(latent_dim=cfg.latent_dim, widths=cfg.widths,
-                               decoder_widths=cfg.decoder_widths, pose=cfg.pose)
+                               decoder_widths=cfg.decoder_widths, pose=cfg.pose, **shape)
         else:
             model = image_baseline(cfg.model, latent_dim=cfg.latent_dim, widths=cfg.widths,
-                                   cnn_widths=cfg.cnn_widths, decoder_widths=cfg.decoder_widths)
+                                   cnn_widths=cfg.cnn_widths, decoder_widths=cfg.decoder_widths,
+                                   **shape)
     return model
+
+
+def _image_shape(data: RotatedMNIST) -> dict[str, int]:
+    return {"in_channels": int(data.train.images.shape[1]),
+            "image_size": int(data.train.images.shape[-1])}
 
 
 @torch.no_grad()
@@ -221,7 +277,7 @@ def run(cfg: RotatedMNISTConfig, run_dir: RunDir, resume: bool) -> dict[str, flo
     """Train (or resume), evaluate on the test split, plot, and return the metrics."""
     with use_threads(cfg.threads):
         data = load_data(cfg)
-        model = build_model(cfg)
+        model = build_model(cfg, **_image_shape(data))
         train_set = TensorDictDataset(x=data.train.images)
         steps = cfg.train.epochs * (len(train_set) // cfg.train.batch_size)
         if cfg.train.max_steps is not None:
@@ -249,9 +305,10 @@ def evaluate(run_dir: RunDir) -> dict[str, float]:
     saved = run_dir.read_config()
     cfg = config_from_dict(RotatedMNISTConfig, saved.get("config", {}))
     cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
-    model = build_model(cfg)
+    data = load_data(cfg)
+    model = build_model(cfg, **_image_shape(data))
     checkpoint = load_model_state(run_dir, model)
-    metrics, _ = evaluate_model(model, load_data(cfg), eval_seed=cfg.eval_seed)
+    metrics, _ = evaluate_model(model, data, eval_seed=cfg.eval_seed)
     metrics["steps"] = checkpoint["step"]
     return metrics
 
@@ -262,4 +319,5 @@ EXPERIMENT = Experiment(
     config_cls=RotatedMNISTConfig,
     run=run,
     evaluate=evaluate,
+    check=check_data,
 )

@@ -41,6 +41,7 @@ from ..train import (
     RunDir,
     TensorDictDataset,
     TrainConfig,
+    check_ranges,
     config_from_dict,
     fit,
     load_model_state,
@@ -114,6 +115,13 @@ class TetrisConfig:
     check_samples: int = 10_000
     threads: int = 1
     dtype: Literal["float32", "float64"] = "float32"
+
+    def __post_init__(self) -> None:
+        check_ranges(self, positive=("n_train", "n_test", "latent_dim", "hidden", "code_hidden",
+                                     "decoder_hidden", "decoder_layers", "tau", "eval_samples",
+                                     "probe_samples", "check_samples"),
+                     non_negative=("noise", "translation_std", "egnn_layers", "entropy_weight",
+                                   "threads"))
 
 
 def build_model(cfg: TetrisConfig) -> GIAE:

@@ -32,27 +32,32 @@ from .loop import Trainer, fit
 from .rundir import RunDir
 from .settings import (
     apply_overrides,
+    check_ranges,
     config_from_dict,
     config_keys,
     config_to_dict,
     load_config_file,
 )
+from .sync_norm import GlobalBatchNorm, convert_batchnorm
 
 __all__ = [
     "Callback",
     "DistInfo",
     "FitResult",
+    "GlobalBatchNorm",
     "RunDir",
     "StepContext",
     "TensorDictDataset",
     "TrainConfig",
     "Trainer",
     "apply_overrides",
+    "check_ranges",
     "atomic_write_bytes",
     "atomic_write_json",
     "atomic_write_text",
     "build_optimizer",
     "checkpoint_path",
+    "convert_batchnorm",
     "config_from_dict",
     "config_keys",
     "config_to_dict",

@@ -51,6 +51,7 @@ from .distributed import (
 )
 from .hooks import Callback, FitResult, StepContext
 from .rundir import RunDir
+from .sync_norm import convert_batchnorm
 
 __all__ = ["Callback", "FitResult", "StepContext", "Trainer", "fit"]
 
@@ -270,6 +271,8 @@ class Trainer:
             self.run_dir.write_metrics_log(s.history)  # drop records newer than the checkpoint
         net: nn.Module = self.model
         if info.distributed:
+            # batch statistics over the global batch, so W processes train as one does
+            self.model = net = convert_batchnorm(self.model)
             ids = [info.device.index] if info.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(self.model, device_ids=ids)
         with_context = _accepts_context(self.loss_fn)

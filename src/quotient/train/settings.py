@@ -21,6 +21,7 @@ from ..errors import ConfigError
 
 __all__ = [
     "apply_overrides",
+    "check_ranges",
     "config_from_dict",
     "config_keys",
     "config_to_dict",
@@ -278,3 +279,25 @@ def load_config_file(path: str | os.PathLike[str]) -> dict[str, Any]:
     if "config" in data and "experiment" in data and isinstance(data["config"], dict):
         return {**data["config"], "__experiment__": data["experiment"]}
     return data
+
+
+def check_ranges(config: Any, *, positive: Iterable[str] = (), non_negative: Iterable[str] = (),
+                 fraction: Iterable[str] = ()) -> None:
+    """Check numeric settings of ``config`` (for a config's ``__post_init__``).
+
+    ``positive`` fields must be > 0, ``non_negative`` ones >= 0, ``fraction`` ones in (0, 1];
+    a tuple field is checked element by element and must not be empty.
+
+    Raises:
+        ConfigError: naming the first setting out of range, its value and the allowed range.
+    """
+    rules = [(positive, lambda v: v > 0, "> 0"), (non_negative, lambda v: v >= 0, ">= 0"),
+             (fraction, lambda v: 0 < v <= 1, "in (0, 1]")]
+    for names, ok, what in rules:
+        for name in names:
+            value = getattr(config, name)
+            items = value if isinstance(value, (tuple, list)) else (value,)
+            if not items or not all(ok(v) for v in items):
+                each = "every entry of " if isinstance(value, (tuple, list)) else ""
+                raise ConfigError(f"{each}{name} must be {what}"
+                                  f"{' and non-empty' if not items else ''}, got {value!r}")
