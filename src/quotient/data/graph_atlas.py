@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -61,7 +62,7 @@ class GraphAtlas:
                 "n_nodes": self.n_nodes, "n_edges": self.n_edges, "perm": self.perm}
 
 
-def _networkx():  # type: ignore[no-untyped-def]
+def _networkx() -> Any:
     try:
         import networkx
     except ImportError as exc:

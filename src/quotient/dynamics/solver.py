@@ -28,6 +28,8 @@ and, for finite groups where it is cheap, the dimension against the character fo
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -74,7 +76,7 @@ def _generators(rep_in: Representation, rep_out: Representation) -> tuple[Tensor
     return gi, go, li, lo
 
 
-def _element_chunks(rep_in: Representation, rep_out: Representation):
+def _element_chunks(rep_in: Representation, rep_out: Representation) -> Any:
     group = rep_in.group
     n = group.order  # type: ignore[attr-defined]
     step = max(1, CHUNK // (rep_in.dim ** 2 + rep_out.dim ** 2))

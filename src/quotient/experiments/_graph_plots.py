@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -18,13 +19,13 @@ from ..models.graph_giae import edge_probabilities
 __all__ = ["plot_code_embedding", "plot_reconstructions"]
 
 
-def _figure(width: float, height: float):  # type: ignore[no-untyped-def]
+def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100)
 
 
-def _save(fig, path: str | os.PathLike[str]) -> Path:  # type: ignore[no-untyped-def]
+def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")

@@ -26,6 +26,7 @@ from typing import Literal
 
 import torch
 import torch.nn.functional as F
+from torch import Tensor
 
 from ..data.mnist import load_mnist_sample
 from ..dynamics import (
@@ -109,7 +110,7 @@ def _data(cfg: C4CNNConfig, seed: int) -> tuple[torch.Tensor, ...]:
     return x[tr], y[tr], x[te], data.labels[te]
 
 
-def _objective(cfg: C4CNNConfig, space: str, seed: int, x, y) -> Objective:
+def _objective(cfg: C4CNNConfig, space: str, seed: int, x: Tensor, y: Tensor) -> Objective:
     if space not in SPACES:
         raise ConfigError(f"unknown space {space!r}; choose from {sorted(SPACES)}")
     support, basis = SPACES[space]

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -158,7 +159,7 @@ class MoleculeDecoder(nn.Module):
         return torch.cat([out[..., :3], torch.softmax(out[..., 3:], dim=-1)], dim=-1)
 
 
-def _molecule_loss(type_weight: float):
+def _molecule_loss(type_weight: float) -> Callable[[Tensor, tuple[Tensor, Tensor]], Tensor]:
     def loss(rec: Tensor, x: tuple[Tensor, Tensor]) -> Tensor:
         pos, types = x
         real = types >= 0

@@ -27,6 +27,7 @@ from torch import Tensor, nn
 
 from ..actions import permute_points, rigid_motion_and_permute_points
 from ..data.tetris import TETRIS_NAMES, make_tetris
+from ..errors import ConfigError
 from ..groups import E3, SE3, SymmetricGroup, product
 from ..metrics.representation import knn_accuracy, linear_probe_accuracy
 from ..metrics.sets import permutation_recovery, rigid_pose_errors
@@ -84,6 +85,11 @@ class TetrisConfig:
         hidden: width of the score (and EGNN) networks.
         code_hidden: width of the code network; decoder_hidden, decoder_layers: the decoder.
         rotation: ``"procrustes"`` (refined, optimal) or ``"frame"`` (Gram–Schmidt frame only).
+        frame_blend: relative tie margin of the anchor frame, in ``[0, 1)``: the code is
+            blended over the anchor choices within this margin, so it stays continuous (and
+            float32-invariant) at near-ties of the farthest point and of the point farthest from
+            the axis; 0 uses the single argmax frame (see :func:`~quotient.nn.pose_rigid.
+            anchor_candidates`).
         perm_mode, tau, entropy_weight: the SoftSort permutation head.
         eval_samples: held-out samples evaluated after every epoch.
         probe_samples: training samples whose codes fit the kNN and linear probes.
@@ -107,6 +113,7 @@ class TetrisConfig:
     decoder_hidden: int = 256
     decoder_layers: int = 2
     rotation: Literal["procrustes", "frame"] = "procrustes"
+    frame_blend: float = 0.1
     perm_mode: Literal["soft", "straight_through", "hard"] = "straight_through"
     tau: float = 1.0
     entropy_weight: float = 0.025
@@ -121,7 +128,9 @@ class TetrisConfig:
                                      "decoder_hidden", "decoder_layers", "tau", "eval_samples",
                                      "probe_samples", "check_samples"),
                      non_negative=("noise", "translation_std", "egnn_layers", "entropy_weight",
-                                   "threads"))
+                                   "threads", "frame_blend"))
+        if not self.frame_blend < 1:
+            raise ConfigError(f"frame_blend must be < 1, got {self.frame_blend!r}")
 
 
 def build_model(cfg: TetrisConfig) -> GIAE:
@@ -131,7 +140,8 @@ def build_model(cfg: TetrisConfig) -> GIAE:
         perm = PermutationPose(tau=cfg.tau, mode=cfg.perm_mode)
         encoder = PointCloudEncoder(cfg.latent_dim, N_POINTS, hidden=cfg.hidden,
                                     egnn_layers=cfg.egnn_layers, z_from=cfg.z_from,
-                                    z_hidden=cfg.code_hidden, proper=proper, perm=perm)
+                                    z_hidden=cfg.code_hidden, proper=proper, perm=perm,
+                                    frame_blend=cfg.frame_blend)
         decoder = SetDecoder(cfg.latent_dim, N_POINTS, 3, hidden=cfg.decoder_hidden,
                              layers=cfg.decoder_layers)
         model = GIAE(encoder, RigidPermutationPose(perm, rotation=cfg.rotation, proper=proper),

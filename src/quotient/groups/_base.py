@@ -9,15 +9,21 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
-from typing import Union
+from typing import TYPE_CHECKING, Union
 
 import torch
 from torch import Tensor
+
+if TYPE_CHECKING:  # the module imports this one
+    from .representations import Representation
 
 Element = Union[Tensor, tuple["Element", ...]]  # noqa: UP007 (recursive alias)
 """A batch of group elements: a tensor whose first dimension is the batch, or a tuple of them."""
 
 DEFAULT_DTYPE = torch.float64
+Device = torch.device | str | None
+"""Where group elements live: a device, its name, or ``None`` (the default device)."""
+
 
 
 def batch_size(g: Element) -> int:
@@ -121,7 +127,7 @@ class Group(ABC):
             )
         return self._representation(g, kind)
 
-    def rep(self, kind: str = "standard"):  # -> Representation (avoids an import cycle)
+    def rep(self, kind: str = "standard") -> Representation:
         """The representation ``kind`` as a :class:`~quotient.groups.Representation` object."""
         from .representations import Representation
 

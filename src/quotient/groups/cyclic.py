@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, FiniteGroup, _check_batch
+from ._base import DEFAULT_DTYPE, Device, FiniteGroup, _check_batch
 from .so2 import rotation_matrix_2d
 
 
@@ -28,17 +28,20 @@ class CyclicGroup(FiniteGroup):
     def order(self) -> int:
         return self.n
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.zeros(batch, dtype=torch.long, device=device)
 
-    def elements(self, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def elements(self, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         return torch.arange(self.n, device=device)
 
     def generators(self) -> Tensor:
         return torch.ones(1, dtype=torch.long)
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.randint(self.n, (batch,), generator=generator).to(device)
 
@@ -109,11 +112,13 @@ class CyclicShifts2d(FiniteGroup):
     def order(self) -> int:
         return self.h * self.w
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.zeros(batch, 2, dtype=torch.long, device=device)
 
-    def elements(self, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def elements(self, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         dy, dx = torch.meshgrid(torch.arange(self.h), torch.arange(self.w), indexing="ij")
         return torch.stack([dy.reshape(-1), dx.reshape(-1)], -1).to(device)
 

@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, FiniteGroup, _check_batch
+from ._base import DEFAULT_DTYPE, Device, FiniteGroup, _check_batch
 from .so2 import rotation_matrix_2d
 
 
@@ -30,11 +30,13 @@ class DihedralGroup(FiniteGroup):
     def order(self) -> int:
         return 2 * self.n
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.zeros(batch, 2, dtype=torch.long, device=device)
 
-    def elements(self, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def elements(self, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         k = torch.arange(self.n).repeat(2)
         f = torch.arange(2).repeat_interleave(self.n)
         return torch.stack([k, f], -1).to(device)

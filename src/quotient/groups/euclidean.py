@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Group, _check_batch
+from ._base import DEFAULT_DTYPE, Device, Group, _check_batch
 from .so2 import rotation_matrix_2d
 from .so3 import haar_rotations, so3_generators
 
@@ -52,11 +52,13 @@ class Translations(Group):
         self.d, self.scale = d, scale
         self.name = f"T({d})"
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.zeros(batch, self.d, dtype=dtype, device=device)
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> Tensor:
         _check_batch(batch)
         t = torch.randn(batch, self.d, generator=generator, dtype=torch.float64) * self.scale
         return t.to(dtype=dtype, device=device)
@@ -98,11 +100,12 @@ class RigidMotions(Group):
         self.d, self.proper, self.scale = d, proper, scale
         self.name = f"{'SE' if proper else 'E'}({d})"
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.eye(self.d + 1, dtype=dtype, device=device).expand(batch, -1, -1).clone()
 
-    def sample_rotation(self, batch: int, *, generator=None,
+    def sample_rotation(self, batch: int, *, generator: torch.Generator | None = None,
                         dtype: torch.dtype = DEFAULT_DTYPE) -> Tensor:
         """Haar-random linear parts (with a random reflection for E(d))."""
         if self.d == 2:
@@ -116,7 +119,8 @@ class RigidMotions(Group):
             rot = rot * flip[:, None, :]
         return rot.to(dtype)
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> Tensor:
         _check_batch(batch)
         rot = self.sample_rotation(batch, generator=generator, dtype=torch.float64)
         t = torch.randn(batch, self.d, generator=generator, dtype=torch.float64) * self.scale

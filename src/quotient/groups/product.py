@@ -15,7 +15,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Element, FiniteGroup, Group, batch_size
+from ._base import DEFAULT_DTYPE, Device, Element, FiniteGroup, Group, batch_size
 from .representations import _block_diag, _kron
 
 
@@ -28,10 +28,12 @@ class DirectProduct(Group):
         self.factors = tuple(factors)
         self.name = " × ".join(f.name for f in factors)
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> tuple:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> tuple:
         return tuple(f.identity(batch, dtype=dtype, device=device) for f in self.factors)
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> tuple:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> tuple:
         return tuple(f.sample(batch, generator=generator, dtype=dtype, device=device)
                      for f in self.factors)
 
@@ -132,7 +134,8 @@ class FiniteDirectProduct(DirectProduct, FiniteGroup):
     def order(self) -> int:
         return math.prod(f.order for f in self.factors)  # type: ignore[attr-defined]
 
-    def elements(self, *, dtype=DEFAULT_DTYPE, device=None) -> tuple:
+    def elements(self, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> tuple:
         idx = torch.tensor(list(itertools.product(*[range(f.order) for f in self.factors])))
         return tuple(f.element_at(idx[:, i], dtype=dtype, device=device)
                      for i, f in enumerate(self.factors))
@@ -143,7 +146,8 @@ class FiniteDirectProduct(DirectProduct, FiniteGroup):
     def discrete_generators(self) -> tuple:
         return self.generators()
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> tuple:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> tuple:
         return DirectProduct.sample(self, batch, generator=generator, dtype=dtype, device=device)
 
     def index(self, g: Element) -> Tensor:

@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Group, _check_batch
+from ._base import DEFAULT_DTYPE, Device, Group, _check_batch
 
 
 def rotation_matrix_2d(angle: Tensor) -> Tensor:
@@ -33,11 +33,13 @@ class SO2(Group):
     def __init__(self, max_freq: int = 4) -> None:
         self.max_freq = max_freq
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.zeros(batch, dtype=dtype, device=device)
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> Tensor:
         _check_batch(batch)
         u = torch.rand(batch, generator=generator, dtype=torch.float64)
         return (2 * math.pi * u).to(dtype=dtype, device=device)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Group, _check_batch
+from ._base import DEFAULT_DTYPE, Device, Group, _check_batch
 
 
 def quaternion_to_matrix(q: Tensor) -> Tensor:
@@ -39,11 +39,13 @@ class SO3(Group):
 
     name = "SO(3)"
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.eye(3, dtype=dtype, device=device).expand(batch, 3, 3).clone()
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> Tensor:
         _check_batch(batch)
         return haar_rotations(batch, generator=generator, dtype=dtype).to(device)
 
@@ -76,7 +78,8 @@ class O3(SO3):
 
     name = "O(3)"
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> Tensor:
         _check_batch(batch)
         rot = haar_rotations(batch, generator=generator, dtype=dtype)
         sign = torch.where(torch.rand(batch, generator=generator) < 0.5, -1.0, 1.0)

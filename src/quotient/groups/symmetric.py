@@ -13,7 +13,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, FiniteGroup, _check_batch
+from ._base import DEFAULT_DTYPE, Device, FiniteGroup, _check_batch
 
 MAX_ENUMERABLE = 8
 
@@ -44,15 +44,18 @@ class SymmetricGroup(FiniteGroup):
     def order(self) -> int:
         return math.factorial(self.n)
 
-    def identity(self, batch=1, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def identity(self, batch: int = 1, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.arange(self.n, device=device).expand(batch, -1).clone()
 
-    def sample(self, batch, *, generator=None, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def sample(self, batch: int, *, generator: torch.Generator | None = None,
+               dtype: torch.dtype = DEFAULT_DTYPE, device: Device = None) -> Tensor:
         _check_batch(batch)
         return torch.rand(batch, self.n, generator=generator).argsort(dim=-1).to(device)
 
-    def elements(self, *, dtype=DEFAULT_DTYPE, device=None) -> Tensor:
+    def elements(self, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                 device: Device = None) -> Tensor:
         if self.n > MAX_ENUMERABLE:
             raise ValueError(
                 f"S{self.n} has {self.order} elements, too many to enumerate; use its generators "

@@ -31,7 +31,7 @@ from torch import Tensor, nn
 from ..actions import identity_action, rigid_motion_and_permute_points
 from ..groups import E3, SE3, SymmetricGroup, product
 from .pose_perm import PermutationPose
-from .pose_rigid import PointFeatures, anchor_frame
+from .pose_rigid import PointFeatures, anchor_candidates
 from .sets import masked_pool, mlp
 
 __all__ = ["EGNN", "EGNNLayer", "PointCloudEncoder", "check_points", "split_point_input"]
@@ -172,6 +172,12 @@ class PointCloudEncoder(nn.Module):
         z_hidden: width of the code network.
         proper: SE(3) frames (mirror images stay apart) or E(3) frames.
         perm: the permutation head (SoftSort settings).
+        frame_blend: tie margin of the anchor frame (0: the single argmax frame). With
+            ``frame_blend > 0`` the code is blended over the candidate frames of
+            :func:`~quotient.nn.pose_rigid.anchor_candidates`, ``z = Σ_k w_k z_k``: continuous
+            at ties of the farthest point and of the point farthest from the axis, still
+            exactly invariant, and equal to the single frame's code when the margins exceed
+            ``frame_blend`` (relative). The pose always uses the single argmax frame.
     """
 
     out_action = identity_action()
@@ -179,10 +185,14 @@ class PointCloudEncoder(nn.Module):
     def __init__(self, latent_dim: int, n_points: int, n_types: int = 0, hidden: int = 64,
                  egnn_layers: int = 0, z_from: Literal["sorted", "pooled"] = "sorted",
                  z_hidden: int = 256, proper: bool = True,
-                 perm: PermutationPose | None = None, egnn_coords: bool = False) -> None:
+                 perm: PermutationPose | None = None, egnn_coords: bool = False,
+                 frame_blend: float = 0.0) -> None:
         super().__init__()
         if z_from not in ("sorted", "pooled"):
             raise ValueError(f"z_from must be 'sorted' or 'pooled', got {z_from!r}")
+        if not 0 <= frame_blend < 1:
+            raise ValueError(f"frame_blend must be in [0, 1), got {frame_blend!r}")
+        self.frame_blend = float(frame_blend)
         self.n_points, self.n_types, self.z_from, self.proper = n_points, n_types, z_from, proper
         self.type_embed = nn.Embedding(n_types, hidden) if n_types else None
         self.egnn = EGNN(hidden, hidden, egnn_layers, update_coords=egnn_coords) \
@@ -205,13 +215,12 @@ class PointCloudEncoder(nn.Module):
             raise ValueError(f"this encoder reads {self.n_points} points (z_from='sorted'), got "
                              f"{pos.shape[1]}; pad to {self.n_points} with a mask")
         m = mask[..., None].to(pos.dtype)
-        # the frame in float64: its only rounding is then that of the input itself, so exact
+        # the frames in float64: their only rounding is then that of the input itself, so exact
         # ties and permutations of the input give bit-identical frames
         pos64 = pos.double()
-        rot, t = anchor_frame(pos64, mask, proper=self.proper)
+        cand = anchor_candidates(pos64, mask, proper=self.proper, width=self.frame_blend)
+        t = cand.translation
         centred = (pos64 - t[:, None, :]) * mask[..., None]
-        y = (centred @ rot).to(pos.dtype)  # y_i = R₀ᵀ (x_i − t)
-        parts = [y]
         h = None
         if self.type_embed is not None:
             if types is None:
@@ -219,16 +228,25 @@ class PointCloudEncoder(nn.Module):
             h = self.type_embed(types.clamp_min(0)) * m
         if self.egnn is not None:
             h = self.egnn(pos, h, mask)[0] if h is not None else self._egnn_plain(pos, mask)
-        if h is not None:
-            parts.append(h)
-        feats = torch.cat(parts, dim=-1) * m
-        scores = self.score(feats)[..., 0]
-        perm = self.perm(scores, mask)
+        # one row per candidate frame (one per cloud unless some are within the tie margin)
+        single = cand.sample.shape[0] == pos.shape[0]
+        rows = cand.sample
+        row_mask, row_m = (mask, m) if single else (mask[rows], m[rows])
+        y = ((centred if single else centred[rows]) @ cand.rotation).to(pos.dtype)  # R_kᵀ(x − t)
+        parts = [y] if h is None else [y, h if single else h[rows]]
+        feats = torch.cat(parts, dim=-1) * row_m
+        row_scores = self.score(feats)[..., 0]
+        scores = row_scores if single else row_scores[cand.hard]
+        perm = self.perm(scores, mask)  # the pose: the single (argmax) frame's sort
         if self.z_from == "sorted":
-            sorted_feats = perm.info["matrix"].to(feats.dtype) @ feats
-            z = self.code(sorted_feats.flatten(1))
+            matrix = perm.info["matrix"] if single else self.perm.matrices(row_scores, row_mask)[0]
+            z = self.code((matrix.to(feats.dtype) @ feats).flatten(1))
         else:
-            z = self.code(masked_pool(self.phi(feats), mask, "sum"))
+            z = self.code(masked_pool(self.phi(feats), row_mask, "sum"))
+        if not single:  # z = Σ_k w_k z_k over each cloud's candidates
+            z = z.new_zeros(pos.shape[0], z.shape[1]).index_add_(
+                0, rows, z * cand.weight.to(z.dtype)[:, None])
+        rot = cand.rotation if single else cand.rotation[cand.hard]
         return z, PointFeatures(rot, t, scores, centred, mask, perm)
 
     def _egnn_plain(self, pos: Tensor, mask: Tensor) -> Tensor:

@@ -43,8 +43,10 @@ from ..models.giae import Pose
 from .pose_perm import PermutationPose, unsort_rows
 
 __all__ = [
+    "FrameCandidates",
     "PointFeatures",
     "RigidPermutationPose",
+    "anchor_candidates",
     "anchor_frame",
     "centroid",
     "gram_schmidt",
@@ -119,6 +121,103 @@ def anchor_frame(x: Tensor, mask: Tensor | None = None, *, proper: bool = True,
     off_axis = r2 - along**2
     v2 = _pick(u, off_axis, mask)
     return gram_schmidt(v1, v2, proper=proper, points=u, mask=mask), t
+
+
+def _smooth_cutoff(d: Tensor) -> Tensor:
+    """``1 − 3d² + 2d³`` on ``[0, 1]``: 1 at ``d ≤ 0``, 0 at ``d ≥ 1``, continuously
+    differentiable, ``|slope| ≤ 1.5``."""
+    d = d.clamp(0.0, 1.0)
+    return 1.0 - d * d * (3.0 - 2.0 * d)
+
+
+def _tie_weights(key: Tensor, allowed: Tensor, width: float, scale: Tensor) -> Tensor:
+    """Weights over the last axis, summing to one: ``φ((max key − key) / (width·scale))``
+    normalised; the maximum always gets ``φ = 1``, keys more than ``width·scale`` below it get
+    exactly 0, so a clear winner gets weight exactly 1."""
+    top = key.masked_fill(~allowed, float("-inf")).amax(dim=-1, keepdim=True)
+    phi = _smooth_cutoff((top - key) / (width * scale[..., None])) * allowed.to(key.dtype)
+    return phi / phi.sum(dim=-1, keepdim=True).clamp_min(_EPS)  # rows without a real point: 0
+
+
+@dataclass
+class FrameCandidates:
+    """Weighted anchor frames of a batch of point clouds, see :func:`anchor_candidates`.
+
+    Attributes:
+        sample: the cloud of each candidate ``(M,)`` (sorted, every cloud at least once).
+        weight: candidate weights ``(M,)``; they sum to one over the candidates of a cloud.
+        rotation: candidate frames ``(M, 3, 3)``, each ``R_k(g·x) = R_g R_k(x)``.
+        hard: the row of each cloud's single (argmax) choice, ``(B,)``: the frame of
+            :func:`anchor_frame`.
+        translation: the centroids ``t (B, 3)``.
+    """
+
+    sample: Tensor
+    weight: Tensor
+    rotation: Tensor
+    hard: Tensor
+    translation: Tensor
+
+
+def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = True,
+                      width: float = 0.0, priority: Tensor | None = None) -> FrameCandidates:
+    """All anchor frames of :func:`anchor_frame` within a tie margin, with smooth weights.
+
+    The anchor choices (``v₁`` = farthest point, ``v₂`` = farthest from the axis) are
+    discontinuous at ties: an input within rounding of a tie can flip the choice and move every
+    frame coordinate. Blending a code over the candidates, ``z = Σ_k w_k z_k``, makes it
+    continuous there while keeping it exactly invariant::
+
+        w₁(a)   ∝ φ((max_j key_j − key_a) / (width · max_j r²_j))           (anchor a = v₁)
+        w₂(b|a) ∝ φ((max_j off_aj − off_ab) / (width · max_j off_aj))       (b = v₂ given a)
+        w(a, b) = w₁(a) w₂(b|a)
+
+    with ``φ`` the C¹ cut-off :func:`_smooth_cutoff` (1 at the maximum, 0 from ``width`` below
+    it) and ``off_aj`` the squared distance of point ``j`` from the axis through ``t`` and ``x_a``.
+    The weights depend only on invariant distances (so they are invariant under rigid motions
+    and move with the points under permutations), are continuous, give two exactly tied
+    candidates equal weight, and give the single argmax choice weight exactly 1 when its margin
+    exceeds ``width`` (relative to the largest ``r²``, respectively the largest off-axis
+    distance, so the weights are scale-invariant and a point on the axis never becomes ``v₂``).
+    ``width = 0`` gives the single choice of :func:`anchor_frame` only.
+    """
+    if width < 0:
+        raise ValueError(f"width must be >= 0, got {width!r}")
+    if mask is None:
+        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    b, n = mask.shape
+    t = centroid(x, mask)
+    u = (x - t[:, None, :]) * mask[..., None].to(x.dtype)
+    r2 = (u * u).sum(-1)
+    key1 = r2 if priority is None else r2 + priority
+    # anchor choices a (axis 1) and, for every anchor, the off-axis distances of the points j
+    e1 = _normalise(u)
+    along = e1 @ u.transpose(1, 2)  # (B, a, j) = e₁(a) · u_j
+    off = r2[:, None, :] - along**2
+    pair_ok = mask[:, :, None] & mask[:, None, :]
+    hard_a = key1.masked_fill(~mask, float("-inf")).argmax(dim=1)
+    hard_b = off.masked_fill(~pair_ok, float("-inf")).argmax(dim=2)  # (B, a)
+    if width == 0:
+        w1 = torch.zeros_like(r2).scatter_(1, hard_a[:, None], 1.0)
+        w2 = torch.zeros_like(off).scatter_(2, hard_b[..., None], 1.0)
+    else:
+        r2max = r2.masked_fill(~mask, 0.0).amax(dim=1).clamp_min(_EPS)
+        w1 = _tie_weights(key1, mask, width, r2max)
+        offmax = off.masked_fill(~pair_ok, 0.0).amax(dim=2).clamp_min(_EPS)
+        w2 = _tie_weights(off, pair_ok, width, offmax)
+    weights = w1[:, :, None] * w2  # (B, a, b)
+    chosen = weights > 0
+    chosen[torch.arange(b, device=x.device), hard_a,
+           hard_b.gather(1, hard_a[:, None])[:, 0]] = True
+    sample, ia, ib = chosen.nonzero(as_tuple=True)
+    row = chosen.flatten(1).long().cumsum(1).view(b, n, n) - 1
+    hard = row[torch.arange(b, device=x.device), hard_a, hard_b.gather(1, hard_a[:, None])[:, 0]]
+    hard = hard + (chosen.flatten(1).sum(1).cumsum(0) - chosen.flatten(1).sum(1))
+    us = u[sample]
+    rot = gram_schmidt(us[torch.arange(len(sample), device=x.device), ia],
+                       us[torch.arange(len(sample), device=x.device), ib], proper=proper,
+                       points=us, mask=mask[sample])
+    return FrameCandidates(sample, weights[sample, ia, ib], rot, hard, t)
 
 
 def procrustes_rotation(source: Tensor, target: Tensor, weights: Tensor | None = None, *,
