@@ -122,8 +122,8 @@ def train_model(kind: str, out: Path, quick: bool, threads: int) -> dict[str, An
     return metrics
 
 
-def readme_rows(results: dict[str, dict[str, Any]], timing: dict[str, Any],
-                threads: int) -> list[dict[str, Any]]:
+def readme_rows(results: dict[str, dict[str, Any]],
+                timing: dict[str, Any]) -> list[dict[str, Any]]:
     task = "rotated MNIST (8k/2k sample)"
     rows = []
     for kind, m in results.items():
@@ -148,10 +148,13 @@ def readme_rows(results: dict[str, dict[str, Any]], timing: dict[str, Any],
                      "note": f"f64 {g['inv_err_exact_f64']:.2g}; angle equivariance "
                              f"{g['pose_err_deg']:.2g}° (worst); random angles "
                              f"{g['pose_err_deg_any']:.2g}° (mean)"})
+        load = g.get("load_average_at_start")
+        load = f"{load[0]:.2g}" if load else "?"
         rows.append({"task": task, "method": LABEL["giae"], "metric": "train seconds",
                      "value": g["train_seconds"],
                      "reference": "30–40 s per step (steerable CNN)",
-                     "note": f"default config, {g['steps']} steps, {threads} CPU thread(s)"})
+                     "note": f"default config, {g['steps']} steps, {g.get('threads', '?')} CPU "
+                             f"thread(s), load average at start {load}"})
     rows.append({"task": task, "method": "C4 encoder vs plain CNN",
                  "metric": "train-step time ratio", "value": timing["ratio_to_same_channels"],
                  "reference": "—",
@@ -169,6 +172,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=0,
                         help="CPU threads per model (0: torch's default); 1 is faster when "
                              "other processes share the cores")
+    parser.add_argument("--update", action="store_true",
+                        help="keep the other models' figures from the existing results JSON "
+                             "and replace only those of --models")
     args = parser.parse_args(argv)
     kinds = [k for k in args.models.split(",") if k]
     unknown = sorted(set(kinds) - set(MODELS))
@@ -180,11 +186,18 @@ def main(argv: list[str] | None = None) -> int:
     started = time.perf_counter()
     load = os.getloadavg() if hasattr(os, "getloadavg") else None
     results: dict[str, dict[str, Any]] = {}
+    path = Path(args.output)
+    if args.update and path.is_file():
+        results = {k: v for k, v in json.loads(path.read_text())["models"].items()
+                   if k in MODELS}
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(args.runs) if args.runs else Path(tmp)
         for kind in kinds:
             print(f"training {kind} ...", flush=True)
+            before_run = os.getloadavg() if hasattr(os, "getloadavg") else None
             results[kind] = train_model(kind, out, args.quick, args.threads)
+            results[kind].update(threads=args.threads or torch.get_num_threads(),
+                                 load_average_at_start=before_run)
             print(json.dumps({kind: results[kind]}), flush=True)
     widths = RotatedMNISTConfig().widths
     before = torch.get_num_threads()
@@ -205,10 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         "models": results,
         "step_time": timing,
         "reference": {k: {"rec_mse": v[0], "knn_acc": v[1]} for k, v in REFERENCE.items()},
-        "readme_rows": [] if args.quick else readme_rows(
-            results, timing, args.threads or torch.get_num_threads()),
+        "readme_rows": [] if args.quick else readme_rows(results, timing),
     }
-    path = Path(args.output)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp_path = path.with_suffix(".json.tmp")
     tmp_path.write_text(json.dumps(payload, indent=2) + "\n")
