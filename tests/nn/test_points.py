@@ -186,3 +186,130 @@ def test_egnn_gradients_are_finite_with_padding_and_coordinate_updates(gen):
     h, y = net(x, mask=mask)
     (h.sum() + y.sum()).backward()
     assert all(torch.isfinite(p.grad).all() for p in net.parameters() if p.grad is not None)
+
+
+# --- continuity at anchor ties: the code blended over the candidate frames -------------------
+
+def _blend_encoder(proper=True, width=0.1, second="axis_anchor"):
+    return PointCloudEncoder(3, 4, hidden=16, z_hidden=32, proper=proper, frame_blend=width,
+                             second_point=second).double().eval()
+
+
+def _noisy_tetris(gen, b=64, noise=0.01):
+    shapes = tetris_shapes()[torch.arange(b) % 8]
+    return shapes + noise * torch.randn(b, 4, 3, generator=gen, dtype=torch.float64)
+
+
+def _hard_choice(x, second):
+    from quotient.nn.pose_rigid import anchor_candidates
+    cand = anchor_candidates(x, second=second)
+    return cand.points[cand.hard[0]].tolist()
+
+
+def _across_tie(x0, direction, second):
+    """Bisect ``x0 + s·direction`` (s in [−1, 1]) to where the single (argmax) choice of the
+    anchor points flips; return the inputs 1e-7 on either side of that tie."""
+    lo, hi = -1.0, 1.0
+    c_lo = _hard_choice(x0 + lo * direction, second)
+    while hi - lo > 1e-14:
+        mid = 0.5 * (lo + hi)
+        if _hard_choice(x0 + mid * direction, second) == c_lo:
+            lo = mid
+        else:
+            hi = mid
+    return x0 + (lo - 1e-7) * direction, x0 + (hi + 1e-7) * direction
+
+
+def _tie_path(gen, second, which):
+    """A generic cloud (no symmetry) and a move of one point along which the first anchor point
+    (``which = 0``) or only the second one (``which = 1``) changes once."""
+    while True:
+        x0 = torch.randn(1, 4, 3, generator=gen, dtype=torch.float64)
+        direction = torch.zeros_like(x0)
+        direction[0, int(torch.randint(4, (1,), generator=gen))] = 0.3 * torch.randn(
+            3, generator=gen, dtype=torch.float64)
+        path = [_hard_choice(x0 + s * direction, second) for s in torch.linspace(-1, 1, 41)]
+        flips = [k for k in range(40) if path[k] != path[k + 1]]
+        u = x0[0] - x0[0].mean(0)
+        axis = u[path[0][0]] / u[path[0][0]].norm()
+        straight = float((u - (u @ axis)[:, None] * axis).norm(dim=1).max() / u.norm(dim=1).max())
+        if (len(flips) == 1 and (path[0][0] != path[-1][0]) == (which == 0)
+                and straight > 0.3):  # not near-collinear: the second point is blended too
+            return x0, direction
+
+
+@pytest.mark.parametrize("second", ["axis", "axis_anchor"])
+@pytest.mark.parametrize("which", [0, 1], ids=["v1-tie", "v2-tie"])
+def test_blended_code_is_continuous_across_anchor_ties_hard_code_is_not(gen, second, which):
+    x0, direction = _tie_path(gen, second, which)
+    before, after = _across_tie(x0, direction, second)
+    enc = _blend_encoder(second=second)
+    with torch.no_grad():
+        z = enc(torch.cat([before, after]))[0]
+        enc.frame_blend = 0.0  # the single argmax frame (the previous behaviour)
+        z_hard = enc(torch.cat([before, after]))[0]
+    scale = float(z.norm(dim=1).mean())
+    jump, jump_hard = float((z[0] - z[1]).norm()), float((z_hard[0] - z_hard[1]).norm())
+    assert jump < 1e-5 * scale, (jump, scale)  # O(1e-7): continuous
+    assert jump_hard > 5e-3 * scale, (jump_hard, scale)  # O(1): a jump
+
+
+@pytest.mark.parametrize("proper", [True, False])
+def test_blended_code_exactly_invariant_float64_near_ties(gen, proper):
+    """Noisy Tetris shapes sit near the ties of their symmetric points (most of them blend
+    several frames); the blended code is still invariant to 1e-10 in float64."""
+    from quotient.nn.pose_rigid import anchor_candidates
+    x = _noisy_tetris(gen, b=32)
+    enc = _blend_encoder(proper=proper)
+    assert len(anchor_candidates(x, width=0.1, second="axis_anchor").sample) > 2 * len(x)
+    assert_invariant(lambda p: enc(p)[0], _group(proper, n=4), ACT, x, generator=gen,
+                     n_elements=8)
+    assert_invariant(lambda p: enc(p)[0], _group(proper, n=4), ACT, _x(gen, b=16, n=4),
+                     generator=gen)
+
+
+def test_blend_leaves_clear_codes_and_the_pose_unchanged(gen):
+    """Away from ties the blended code equals the single frame's code exactly, and the pose
+    (frame, centroid, order) is always the single frame's."""
+    model = _giae(n=4).eval()
+    model.encoder.second_point = "axis_anchor"
+    x = torch.cat([_noisy_tetris(gen, b=16), _x(gen, b=16, n=4)])
+    hard = model(x)
+    model.encoder.frame_blend = 0.1
+    blended = model(x)
+    assert torch.equal(blended.pose.element[1], hard.pose.element[1])
+    assert torch.equal(blended.pose.info["frame"], hard.pose.info["frame"])
+    from quotient.nn.pose_rigid import anchor_candidates
+    cand = anchor_candidates(x, width=0.1, second="axis_anchor")
+    clear = torch.bincount(cand.sample, minlength=len(x)) == 1
+    assert clear.any() and (~clear).any()
+    assert torch.equal(blended.z[clear], hard.z[clear])
+    assert not torch.equal(blended.z[~clear], hard.z[~clear])
+    # the Procrustes rotation aligns the decoded canonical: it moves only with the code
+    assert torch.equal(blended.pose.element[0][clear], hard.pose.element[0][clear])
+
+
+@pytest.mark.parametrize("rotation", ["frame", "procrustes"])
+def test_blended_giae_pose_equivariant_and_hard_permutation_float64(gen, rotation):
+    model = _giae(rotation=rotation, n=4).eval()
+    model.encoder.frame_blend, model.encoder.second_point = 0.1, "axis_anchor"
+    x = _noisy_tetris(gen, b=24)
+    group = _group(n=4)
+    assert_invariant(lambda p: model(p).z, group, ACT, x, generator=gen)
+    assert_equivariant(lambda p: rotation_part(model(p).pose.element[0]), group, ACT,
+                       lambda g, r: rotation_part(g[0]).to(r.dtype) @ r, x, generator=gen)
+    assert_equivariant(lambda p: translation_part(model(p).pose.element[0]), group, ACT,
+                       lambda g, t: (rotation_part(g[0]).to(t.dtype) @ t[..., None])[..., 0]
+                       + translation_part(g[0]).to(t.dtype), x, generator=gen)
+    sn = SymmetricGroup(4)
+    sigma = sn.sample(len(x), generator=gen)
+    from quotient.actions import permute_set
+    out, out_s = model(x), model(permute_set(sigma, x))
+    assert torch.equal(out_s.pose.element[1], sn.compose(sigma, out.pose.element[1]))
+
+
+def test_blend_settings_are_checked():
+    with pytest.raises(ValueError, match="frame_blend"):
+        PointCloudEncoder(2, 4, frame_blend=1.0)
+    with pytest.raises(ValueError, match="second_point"):
+        PointCloudEncoder(2, 4, second_point="nearest")

@@ -12,6 +12,7 @@ from quotient.nn.pose_perm import PermutationPose
 from quotient.nn.pose_rigid import (
     PointFeatures,
     RigidPermutationPose,
+    anchor_candidates,
     anchor_frame,
     gram_schmidt,
     procrustes_rotation,
@@ -172,3 +173,58 @@ def test_giae_forward_applies_the_refinement(gen):
     frame_only = model.pose_head(model.encoder(x)[1]).element[0]
     assert not torch.allclose(out.pose.element[0], frame_only)
     assert out.reconstruction.shape == x.shape
+
+
+# --- candidate frames for blending codes across anchor ties ------------------------------------
+
+def test_anchor_candidates_single_frame_is_the_anchor_frame(gen):
+    x = torch.randn(16, N, 3, generator=gen, dtype=torch.float64)
+    for width in (0.0, 0.2):
+        cand = anchor_candidates(x, width=width)
+        r, t = anchor_frame(x)
+        assert torch.allclose(cand.rotation[cand.hard], r, atol=1e-12)
+        assert torch.equal(cand.translation, t)
+        sums = torch.zeros(16, dtype=torch.float64).index_add(0, cand.sample, cand.weight)
+        assert torch.allclose(sums, torch.ones_like(sums), atol=1e-15)
+        assert (cand.weight > 0).all() and (cand.sample.diff() >= 0).all()
+    cand = anchor_candidates(x)  # width 0: one frame per cloud, weight exactly 1
+    assert torch.equal(cand.sample, torch.arange(16)) and (cand.weight == 1).all()
+
+
+def test_anchor_candidates_weights_at_ties_and_clear_margins():
+    shapes = tetris_shapes()  # noise-free: exact ties between symmetric points
+    names = ("chiral_1", "chiral_2", "square", "line", "corner", "L", "T", "zigzag")
+    cand = anchor_candidates(shapes[[2, 4, 5, 6, 7]], width=0.1, second="axis_anchor")
+    counts = torch.bincount(cand.sample).tolist()
+    # square: 4 farthest corners x 2 adjacent corners; corner: 3 arms (the mirror tie of the
+    # second point is broken by its handedness); L: no tie; T and zigzag: the two ends
+    assert counts == [8, 3, 1, 2, 2], dict(zip(names, counts, strict=False))
+    for k, n in enumerate(counts):
+        assert torch.allclose(cand.weight[cand.sample == k],
+                              torch.full((n,), 1.0 / n, dtype=torch.float64), atol=1e-12)
+    # the axis-only key keeps the corner's mirror tie and the zigzag's accidental one
+    axis = torch.bincount(anchor_candidates(shapes[[4, 7]], width=0.1).sample).tolist()
+    assert axis == [6, 4]
+    # a clear margin: one frame, weight exactly 1
+    t = shapes[6].clone()
+    t[0, 2] -= 0.3  # one end of the T clearly farthest
+    cand = anchor_candidates(t[None], width=0.1, second="axis_anchor")
+    assert cand.weight.tolist() == [1.0]
+
+
+def test_anchor_candidates_handle_padding_and_collinear_clouds(gen):
+    x = torch.randn(3, 5, 3, generator=gen, dtype=torch.float64)
+    padded = torch.cat([x, 1e4 * torch.randn(3, 2, 3, generator=gen, dtype=torch.float64)], 1)
+    mask = torch.tensor([True] * 5 + [False] * 2).expand(3, -1)
+    for second in ("axis", "axis_anchor"):
+        a = anchor_candidates(x, width=0.5, second=second)
+        b = anchor_candidates(padded, mask, width=0.5, second=second)
+        assert torch.equal(a.sample, b.sample)
+        assert torch.allclose(a.weight, b.weight, atol=1e-12)
+        assert torch.allclose(a.rotation, b.rotation, atol=1e-12)
+    # a noisy line: its off-axis distances are noise, so the second point is not blended
+    line = tetris_shapes()[3] + 0.01 * torch.randn(4, 3, generator=gen, dtype=torch.float64)
+    cand = anchor_candidates(line[None], width=0.5, second="axis_anchor")
+    assert len(cand.sample) == 2  # the two ends, each with its single second point
+    with pytest.raises(ValueError, match="width"):
+        anchor_candidates(x, width=-0.1)

@@ -4,10 +4,13 @@ Data: the eight four-point shapes (two of them mirror images), each randomly rot
 by N(0, 5²) per coordinate, shuffled, with N(0, 0.01²) noise per coordinate.
 
 Model (see :mod:`quotient.nn.points` and :mod:`quotient.nn.pose_rigid`): the anchor frame
-``(R₀, t)`` (centroid, farthest point, point farthest from that axis; proper rotations, so mirror
-images stay apart), frame coordinates ``y_i = R₀ᵀ(x_i − t)``, per-point scores from ``y_i``
-sorted by SoftSort (straight-through hard permutation in training, exact sort at evaluation),
-the code ``z = MLP(S·y) ∈ ℝ²``, a plain MLP decoder to the canonical four points (centred), and
+``(R₀, t)`` (centroid, farthest point, a second point far from that axis and from the first,
+preferring one handedness; proper rotations, so mirror images stay apart), frame coordinates
+``y_i = R₀ᵀ(x_i − t)``, per-point scores from ``y_i`` sorted by SoftSort (straight-through hard
+permutation in training, exact sort at evaluation), the code ``z = MLP(S·y) ∈ ℝ²``, blended
+over the anchor choices within 10% of a tie (``z = Σ_k w_k z_k``: seven of the eight shapes
+are symmetric, so their noisy copies sit near ties of symmetric points, where a single choice
+flips under float32 rounding), a plain MLP decoder to the canonical four points (centred), and
 the reconstruction ``x̂ = Sᵀ(R ĉ + t)`` with ``R`` the Procrustes rotation aligning ``S·ĉ`` to
 ``S(x − t)`` (``rotation="frame"`` uses ``R₀`` instead). Loss: coordinate MSE + 0.025 × entropy.
 
@@ -89,7 +92,14 @@ class TetrisConfig:
             blended over the anchor choices within this margin, so it stays continuous (and
             float32-invariant) at near-ties of the farthest point and of the point farthest from
             the axis; 0 uses the single argmax frame (see :func:`~quotient.nn.pose_rigid.
-            anchor_candidates`).
+            anchor_candidates`). Costs one code evaluation per candidate frame (2.7 per shape
+            on average: ~1.9x the training step time).
+        frame_blend_train: blend in training too; ``False`` blends only at evaluation (training
+            as fast as the single frame, a slightly worse ``rec_mse``).
+        frame_second: the second anchor point: ``"axis_anchor"`` (far from the axis and from
+            the first point, handed) leaves only ties between symmetric points; ``"axis"``
+            (farthest from the axis) also ties mirror-image points of the corner shape and
+            the two middle points of the zigzag, whose blended codes cannot match.
         perm_mode, tau, entropy_weight: the SoftSort permutation head.
         eval_samples: held-out samples evaluated after every epoch.
         probe_samples: training samples whose codes fit the kNN and linear probes.
@@ -114,6 +124,8 @@ class TetrisConfig:
     decoder_layers: int = 2
     rotation: Literal["procrustes", "frame"] = "procrustes"
     frame_blend: float = 0.1
+    frame_blend_train: bool = True
+    frame_second: Literal["axis", "axis_anchor"] = "axis_anchor"
     perm_mode: Literal["soft", "straight_through", "hard"] = "straight_through"
     tau: float = 1.0
     entropy_weight: float = 0.025
@@ -141,7 +153,9 @@ def build_model(cfg: TetrisConfig) -> GIAE:
         encoder = PointCloudEncoder(cfg.latent_dim, N_POINTS, hidden=cfg.hidden,
                                     egnn_layers=cfg.egnn_layers, z_from=cfg.z_from,
                                     z_hidden=cfg.code_hidden, proper=proper, perm=perm,
-                                    frame_blend=cfg.frame_blend)
+                                    frame_blend=cfg.frame_blend,
+                                    blend_train=cfg.frame_blend_train,
+                                    second_point=cfg.frame_second)
         decoder = SetDecoder(cfg.latent_dim, N_POINTS, 3, hidden=cfg.decoder_hidden,
                              layers=cfg.decoder_layers)
         model = GIAE(encoder, RigidPermutationPose(perm, rotation=cfg.rotation, proper=proper),
@@ -165,10 +179,10 @@ def _symmetry_checks(model: GIAE, x: Tensor, labels: Tensor, cfg: TetrisConfig,
     """Invariance of z and equivariance of (R, t, order) under random rigid motions and
     permutations, in the dtype of ``x`` (the model must have the same dtype).
 
-    ``inv_err_exact`` is the worst sample; the canonical frame and order are discontinuous at
-    ties (two symmetric points at almost the same distance), so in float32 the rounding of a
-    moved input that lands within ~1e-6 of a tie can flip the choice; ``inv_err_p999`` and
-    ``inv_frac_above_1e-5`` show how rare that is."""
+    ``inv_err_exact`` is the worst sample. A single canonical frame is discontinuous at ties
+    (two symmetric points at almost the same distance), so in float32 the rounding of a moved
+    input that lands within ~1e-6 of a tie can flip it (``frame_blend=0``); the blended code is
+    continuous there. ``inv_err_p999`` and ``inv_frac_above_1e-5`` show the tail."""
     gen = torch.Generator().manual_seed(mix_seed(cfg.train.seed, "tetris-checks", suffix))
     g = _group(cfg, cfg.translation_std).sample(x.shape[0], generator=gen, dtype=torch.float64)
     act = rigid_motion_and_permute_points

@@ -18,7 +18,11 @@ of a point: every per-point quantity is computed from geometry and types only.
 SE(3), or E(3) with ``proper=False``) and permutation-equivariant; per-point scores
 ``s_i = MLP(y_i, h_i)`` feed the permutation pose; the code is either ``z = MLP(S·y)`` (the
 frame coordinates in the canonical order of the hard or relaxed sort ``S``, ``z_from="sorted"``)
-or ``z = ρ(Σ_i φ(y_i, h_i))`` (``z_from="pooled"``, any number of points).
+or ``z = ρ(Σ_i φ(y_i, h_i))`` (``z_from="pooled"``, any number of points). With
+``frame_blend > 0`` the code is ``z = Σ_k w_k z_k`` over the candidate anchor frames of
+:func:`~quotient.nn.pose_rigid.anchor_candidates` (``z_k`` computed in frame ``k`` with its
+own sort), so it is continuous across ties of the anchor points; the pose is always that of
+the single argmax frame. Ties of the scores (the hard sort) are not blended.
 """
 
 from __future__ import annotations
@@ -177,7 +181,14 @@ class PointCloudEncoder(nn.Module):
             :func:`~quotient.nn.pose_rigid.anchor_candidates`, ``z = Σ_k w_k z_k``: continuous
             at ties of the farthest point and of the point farthest from the axis, still
             exactly invariant, and equal to the single frame's code when the margins exceed
-            ``frame_blend`` (relative). The pose always uses the single argmax frame.
+            ``frame_blend`` (relative). The pose always uses the single argmax frame. Costs
+            one code evaluation per candidate frame.
+        blend_train: blend in training too (else only in ``eval()``: cheaper training, but
+            the code network never sees blended codes).
+        second_point: the key of the second anchor point, ``"axis"`` (farthest from the axis)
+            or ``"axis_anchor"`` (also far from the first point, and handed for SE(3), which
+            breaks ties that are not symmetries; see
+            :func:`~quotient.nn.pose_rigid.anchor_candidates`).
     """
 
     out_action = identity_action()
@@ -186,13 +197,17 @@ class PointCloudEncoder(nn.Module):
                  egnn_layers: int = 0, z_from: Literal["sorted", "pooled"] = "sorted",
                  z_hidden: int = 256, proper: bool = True,
                  perm: PermutationPose | None = None, egnn_coords: bool = False,
-                 frame_blend: float = 0.0) -> None:
+                 frame_blend: float = 0.0, blend_train: bool = True,
+                 second_point: Literal["axis", "axis_anchor"] = "axis") -> None:
         super().__init__()
         if z_from not in ("sorted", "pooled"):
             raise ValueError(f"z_from must be 'sorted' or 'pooled', got {z_from!r}")
         if not 0 <= frame_blend < 1:
             raise ValueError(f"frame_blend must be in [0, 1), got {frame_blend!r}")
-        self.frame_blend = float(frame_blend)
+        if second_point not in ("axis", "axis_anchor"):
+            raise ValueError(f"second_point must be 'axis' or 'axis_anchor', got {second_point!r}")
+        self.frame_blend, self.blend_train = float(frame_blend), bool(blend_train)
+        self.second_point = second_point
         self.n_points, self.n_types, self.z_from, self.proper = n_points, n_types, z_from, proper
         self.type_embed = nn.Embedding(n_types, hidden) if n_types else None
         self.egnn = EGNN(hidden, hidden, egnn_layers, update_coords=egnn_coords) \
@@ -218,7 +233,9 @@ class PointCloudEncoder(nn.Module):
         # the frames in float64: their only rounding is then that of the input itself, so exact
         # ties and permutations of the input give bit-identical frames
         pos64 = pos.double()
-        cand = anchor_candidates(pos64, mask, proper=self.proper, width=self.frame_blend)
+        width = self.frame_blend if self.blend_train or not self.training else 0.0
+        cand = anchor_candidates(pos64, mask, proper=self.proper, width=width,
+                                 second=self.second_point)
         t = cand.translation
         centred = (pos64 - t[:, None, :]) * mask[..., None]
         h = None
@@ -228,26 +245,35 @@ class PointCloudEncoder(nn.Module):
             h = self.type_embed(types.clamp_min(0)) * m
         if self.egnn is not None:
             h = self.egnn(pos, h, mask)[0] if h is not None else self._egnn_plain(pos, mask)
-        # one row per candidate frame (one per cloud unless some are within the tie margin)
-        single = cand.sample.shape[0] == pos.shape[0]
-        rows = cand.sample
-        row_mask, row_m = (mask, m) if single else (mask[rows], m[rows])
-        y = ((centred if single else centred[rows]) @ cand.rotation).to(pos.dtype)  # R_kᵀ(x − t)
-        parts = [y] if h is None else [y, h if single else h[rows]]
-        feats = torch.cat(parts, dim=-1) * row_m
-        row_scores = self.score(feats)[..., 0]
-        scores = row_scores if single else row_scores[cand.hard]
-        perm = self.perm(scores, mask)  # the pose: the single (argmax) frame's sort
-        if self.z_from == "sorted":
-            matrix = perm.info["matrix"] if single else self.perm.matrices(row_scores, row_mask)[0]
-            z = self.code((matrix.to(feats.dtype) @ feats).flatten(1))
-        else:
-            z = self.code(masked_pool(self.phi(feats), row_mask, "sum"))
-        if not single:  # z = Σ_k w_k z_k over each cloud's candidates
-            z = z.new_zeros(pos.shape[0], z.shape[1]).index_add_(
-                0, rows, z * cand.weight.to(z.dtype)[:, None])
-        rot = cand.rotation if single else cand.rotation[cand.hard]
+        # the single (argmax) frame: the pose, and the code where no other frame is in the margin
+        rot = cand.rotation[cand.hard]
+        feats = self._features(centred, rot, h, m, pos.dtype)
+        scores = self.score(feats)[..., 0]
+        perm = self.perm(scores, mask)
+        z = self._code(feats, perm.info["matrix"], mask)
+        extra = torch.ones_like(cand.sample, dtype=torch.bool)
+        extra[cand.hard] = False
+        if bool(extra.any()):  # z = Σ_k w_k z_k over the candidate frames of each cloud
+            rows = cand.sample[extra]
+            fe = self._features(centred[rows], cand.rotation[extra],
+                                None if h is None else h[rows], m[rows], pos.dtype)
+            matrix = self.perm.matrices(self.score(fe)[..., 0], mask[rows])[0]
+            z_extra = self._code(fe, matrix, mask[rows])
+            z = (z * cand.weight[cand.hard].to(z.dtype)[:, None]).index_add(
+                0, rows, z_extra * cand.weight[extra].to(z.dtype)[:, None])
         return z, PointFeatures(rot, t, scores, centred, mask, perm)
+
+    @staticmethod
+    def _features(centred: Tensor, rot: Tensor, h: Tensor | None, m: Tensor,
+                  dtype: torch.dtype) -> Tensor:
+        """Per-point features ``[R ᵀ(x_i − t), h_i]`` of one frame per row."""
+        y = (centred @ rot).to(dtype)
+        return torch.cat([y] if h is None else [y, h], dim=-1) * m
+
+    def _code(self, feats: Tensor, matrix: Tensor, mask: Tensor) -> Tensor:
+        if self.z_from == "sorted":
+            return self.code((matrix.to(feats.dtype) @ feats).flatten(1))
+        return self.code(masked_pool(self.phi(feats), mask, "sum"))
 
     def _egnn_plain(self, pos: Tensor, mask: Tensor) -> Tensor:
         assert self.egnn is not None

@@ -24,6 +24,14 @@ points rather than averages, they break the symmetry of symmetric shapes (an ave
 symmetric shape is fixed by its stabiliser, e.g. zero for a square); ties between symmetric
 points are broken by the data noise, and every such choice differs by a symmetry of the shape.
 
+**Ties.** Those choices are discontinuous where two points tie, and a near-tie input can flip
+them under rounding (in float32 one in ~10⁴ noisy Tetris shapes does, changing the code by
+~1e-2). :func:`anchor_candidates` returns every choice within a relative margin of the
+maximum, with smooth invariant weights (equal at an exact tie, exactly one for a clear winner),
+so an encoder can blend its code over them and stay continuous and exactly invariant; its
+``second="axis_anchor"`` key for ``v₂`` also breaks ties that are not symmetries of the shape
+(mirror ties for SE(3), the accidental tie of two points opposite through the centroid).
+
 :func:`procrustes_rotation` (Kabsch) gives the rotation that best aligns a decoded canonical
 element to the input under a given correspondence; it is equivariant and optimal, and is used
 by :class:`RigidPermutationPose` to refine the frame once the canonical element is decoded.
@@ -54,6 +62,8 @@ __all__ = [
 ]
 
 _EPS = 1e-12
+_COLLINEAR = 0.01
+_CHIRAL_BIAS = 4.0
 
 
 def _normalise(v: Tensor) -> Tensor:
@@ -130,12 +140,13 @@ def _smooth_cutoff(d: Tensor) -> Tensor:
     return 1.0 - d * d * (3.0 - 2.0 * d)
 
 
-def _tie_weights(key: Tensor, allowed: Tensor, width: float, scale: Tensor) -> Tensor:
-    """Weights over the last axis, summing to one: ``φ((max key − key) / (width·scale))``
-    normalised; the maximum always gets ``φ = 1``, keys more than ``width·scale`` below it get
-    exactly 0, so a clear winner gets weight exactly 1."""
+def _tie_weights(key: Tensor, allowed: Tensor, window: Tensor) -> Tensor:
+    """Weights over the last axis, summing to one: ``φ((max key − key) / window)`` normalised.
+    The maximum always gets ``φ = 1`` and keys more than ``window`` below it get exactly 0, so a
+    clear winner gets weight exactly 1 (``window = 0``: the argmax, ties shared equally)."""
     top = key.masked_fill(~allowed, float("-inf")).amax(dim=-1, keepdim=True)
-    phi = _smooth_cutoff((top - key) / (width * scale[..., None])) * allowed.to(key.dtype)
+    gap = (top - key).clamp_min(0.0)
+    phi = _smooth_cutoff(gap / window[..., None].clamp_min(1e-300)) * allowed.to(key.dtype)
     return phi / phi.sum(dim=-1, keepdim=True).clamp_min(_EPS)  # rows without a real point: 0
 
 
@@ -147,9 +158,11 @@ class FrameCandidates:
         sample: the cloud of each candidate ``(M,)`` (sorted, every cloud at least once).
         weight: candidate weights ``(M,)``; they sum to one over the candidates of a cloud.
         rotation: candidate frames ``(M, 3, 3)``, each ``R_k(g·x) = R_g R_k(x)``.
-        hard: the row of each cloud's single (argmax) choice, ``(B,)``: the frame of
-            :func:`anchor_frame`.
+        hard: the row of each cloud's single (argmax) choice, ``(B,)`` (with
+            ``second="axis"`` the frame of :func:`anchor_frame`).
         translation: the centroids ``t (B, 3)``.
+        points: the indices ``(a, b)`` of the first and second anchor point of each candidate
+            ``(M, 2)`` (positions in the input, so they move with permutations).
     """
 
     sample: Tensor
@@ -157,10 +170,27 @@ class FrameCandidates:
     rotation: Tensor
     hard: Tensor
     translation: Tensor
+    points: Tensor
+
+
+def _second_key(u: Tensor, r2: Tensor, off: Tensor, mask: Tensor, proper: bool) -> Tensor:
+    """``key₂(a, j) = off_aj · |u_j − u_a| · exp(λ p_aj)`` (``λ = 4``), see
+    :func:`anchor_candidates`."""
+    dist = ((u[:, :, None, :] - u[:, None, :, :]) ** 2).sum(-1).clamp_min(0.0).sqrt()
+    key = off.clamp_min(0.0) * dist
+    if not proper:
+        return key
+    # pseudoscalar p_aj = det[u_a, u_j, m] / (r²_max Σ_i r²_i |u_i|) ∈ [−1, 1], m = Σ_i r²_i u_i
+    m = (r2[..., None] * u).sum(dim=1)
+    norm = (r2 * r2.clamp_min(0.0).sqrt()).sum(dim=1) * r2.masked_fill(~mask, 0.0).amax(dim=1)
+    det = (torch.cross(u, m[:, None, :].expand_as(u), dim=-1)[:, None, :, :]
+           * u[:, :, None, :]).sum(-1)  # u_a · (u_j × m) = det[u_a, u_j, m]
+    return key * torch.exp(_CHIRAL_BIAS * det / norm.clamp_min(1e-300)[:, None, None])
 
 
 def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = True,
-                      width: float = 0.0, priority: Tensor | None = None) -> FrameCandidates:
+                      width: float = 0.0, priority: Tensor | None = None,
+                      second: Literal["axis", "axis_anchor"] = "axis") -> FrameCandidates:
     """All anchor frames of :func:`anchor_frame` within a tie margin, with smooth weights.
 
     The anchor choices (``v₁`` = farthest point, ``v₂`` = farthest from the axis) are
@@ -169,17 +199,28 @@ def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = T
     continuous there while keeping it exactly invariant::
 
         w₁(a)   ∝ φ((max_j key_j − key_a) / (width · max_j r²_j))           (anchor a = v₁)
-        w₂(b|a) ∝ φ((max_j off_aj − off_ab) / (width · max_j off_aj))       (b = v₂ given a)
+        w₂(b|a) ∝ φ((max_j k_aj − k_ab) / (width · max_j k_aj))             (b = v₂ given a)
         w(a, b) = w₁(a) w₂(b|a)
 
     with ``φ`` the C¹ cut-off :func:`_smooth_cutoff` (1 at the maximum, 0 from ``width`` below
-    it) and ``off_aj`` the squared distance of point ``j`` from the axis through ``t`` and ``x_a``.
+    it) and ``k_aj`` the key of point ``j`` as second point for the anchor ``a``. With
+    ``second="axis"`` it is ``off_aj``, the squared distance of ``x_j`` from the axis through
+    ``t`` and ``x_a`` (the rule of :func:`anchor_frame`); with ``second="axis_anchor"`` it is
+    ``off_aj · |x_j − x_a| · exp(4 p_aj)``, ``p_aj = det[u_a, u_j, m] / (r²_max Σ_i r²_i |u_i|)``
+    with ``m = Σ_i r²_i u_i`` (for ``proper`` frames only). The distance from the anchor breaks the
+    accidental tie of two points opposite through the centroid (equally far from any axis
+    through it) and the pseudoscalar ``p`` the tie of mirror-image points, whose two SE(3)
+    frames give mirror-image (not rotated) frame coordinates; the ties left are symmetries of
+    the shape, whose frames give the same frame coordinates up to the noise.
     The weights depend only on invariant distances (so they are invariant under rigid motions
     and move with the points under permutations), are continuous, give two exactly tied
     candidates equal weight, and give the single argmax choice weight exactly 1 when its margin
-    exceeds ``width`` (relative to the largest ``r²``, respectively the largest off-axis
-    distance, so the weights are scale-invariant and a point on the axis never becomes ``v₂``).
-    ``width = 0`` gives the single choice of :func:`anchor_frame` only.
+    exceeds ``width`` (relative to the largest ``r²``, respectively the largest ``off_aj``, so the
+    weights are scale-invariant and a point on the axis never becomes ``v₂``).
+    ``width = 0`` gives the single choice only. For near-collinear clouds (largest off-axis
+    distance below 0.5–1% of ``r²_max``, e.g. a noisy line, whose off-axis distances are noise
+    known to only a few digits) the window of ``v₂`` shrinks smoothly to 0: their ``v₂`` is the
+    single argmax, discontinuous at its ties.
     """
     if width < 0:
         raise ValueError(f"width must be >= 0, got {width!r}")
@@ -195,16 +236,22 @@ def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = T
     along = e1 @ u.transpose(1, 2)  # (B, a, j) = e₁(a) · u_j
     off = r2[:, None, :] - along**2
     pair_ok = mask[:, :, None] & mask[:, None, :]
+    key2 = off if second == "axis" else _second_key(u, r2, off, mask, proper)
     hard_a = key1.masked_fill(~mask, float("-inf")).argmax(dim=1)
-    hard_b = off.masked_fill(~pair_ok, float("-inf")).argmax(dim=2)  # (B, a)
+    hard_b = key2.masked_fill(~pair_ok, float("-inf")).argmax(dim=2)  # (B, a)
     if width == 0:
         w1 = torch.zeros_like(r2).scatter_(1, hard_a[:, None], 1.0)
         w2 = torch.zeros_like(off).scatter_(2, hard_b[..., None], 1.0)
     else:
-        r2max = r2.masked_fill(~mask, 0.0).amax(dim=1).clamp_min(_EPS)
-        w1 = _tie_weights(key1, mask, width, r2max)
-        offmax = off.masked_fill(~pair_ok, 0.0).amax(dim=2).clamp_min(_EPS)
-        w2 = _tie_weights(off, pair_ok, width, offmax)
+        r2max = r2.masked_fill(~mask, 0.0).amax(dim=1)
+        w1 = _tie_weights(key1, mask, width * r2max)
+        offmax = off.masked_fill(~pair_ok, 0.0).amax(dim=2)
+        # near-collinear clouds (largest off-axis distance below 1% of r²_max): the window
+        # shrinks to 0, as their off-axis distances are noise known only to a few digits
+        straight = 1.0 - _smooth_cutoff(offmax / (_COLLINEAR * r2max[:, None]).clamp_min(1e-300)
+                                        * 2.0 - 1.0)
+        key2max = key2.masked_fill(~pair_ok, 0.0).amax(dim=2)
+        w2 = _tie_weights(key2, pair_ok, width * straight * key2max)
     weights = w1[:, :, None] * w2  # (B, a, b)
     chosen = weights > 0
     chosen[torch.arange(b, device=x.device), hard_a,
@@ -217,7 +264,8 @@ def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = T
     rot = gram_schmidt(us[torch.arange(len(sample), device=x.device), ia],
                        us[torch.arange(len(sample), device=x.device), ib], proper=proper,
                        points=us, mask=mask[sample])
-    return FrameCandidates(sample, weights[sample, ia, ib], rot, hard, t)
+    return FrameCandidates(sample, weights[sample, ia, ib], rot, hard, t,
+                           torch.stack([ia, ib], dim=1))
 
 
 def procrustes_rotation(source: Tensor, target: Tensor, weights: Tensor | None = None, *,
