@@ -127,17 +127,22 @@ def _giae(proper=True, rotation="procrustes", n=N):
                 SetDecoder(2, n, 3, hidden=16)).double()
 
 
+def _assert_pose_equivariant(model, group, x, gen):
+    """R(g·x) = R_g R(x) and t(g·x) = R_g t(x) + t_g for random rigid motions + permutations."""
+    assert_equivariant(lambda p: rotation_part(model(p).pose.element[0]), group, ACT,
+                       lambda g, r: rotation_part(g[0]).to(r.dtype) @ r, x, generator=gen)
+    assert_equivariant(lambda p: translation_part(model(p).pose.element[0]), group, ACT,
+                       lambda g, t: (rotation_part(g[0]).to(t.dtype) @ t[..., None])[..., 0]
+                       + translation_part(g[0]).to(t.dtype), x, generator=gen)
+
+
 @pytest.mark.parametrize("rotation", ["frame", "procrustes"])
 def test_giae_code_invariant_pose_equivariant_float64(gen, rotation):
     model = _giae(rotation=rotation).eval()
     x = _x(gen)
     group = _group()
     assert_invariant(lambda p: model(p).z, group, ACT, x, generator=gen)
-    assert_equivariant(lambda p: rotation_part(model(p).pose.element[0]), group, ACT,
-                       lambda g, r: rotation_part(g[0]).to(r.dtype) @ r, x, generator=gen)
-    assert_equivariant(lambda p: translation_part(model(p).pose.element[0]), group, ACT,
-                       lambda g, t: (rotation_part(g[0]).to(t.dtype) @ t[..., None])[..., 0]
-                       + translation_part(g[0]).to(t.dtype), x, generator=gen)
+    _assert_pose_equivariant(model, group, x, gen)
     assert_equivariant(lambda p: model(p).reconstruction, group, ACT, ACT, x, generator=gen)
 
 
@@ -296,11 +301,7 @@ def test_blended_giae_pose_equivariant_and_hard_permutation_float64(gen, rotatio
     x = _noisy_tetris(gen, b=24)
     group = _group(n=4)
     assert_invariant(lambda p: model(p).z, group, ACT, x, generator=gen)
-    assert_equivariant(lambda p: rotation_part(model(p).pose.element[0]), group, ACT,
-                       lambda g, r: rotation_part(g[0]).to(r.dtype) @ r, x, generator=gen)
-    assert_equivariant(lambda p: translation_part(model(p).pose.element[0]), group, ACT,
-                       lambda g, t: (rotation_part(g[0]).to(t.dtype) @ t[..., None])[..., 0]
-                       + translation_part(g[0]).to(t.dtype), x, generator=gen)
+    _assert_pose_equivariant(model, group, x, gen)
     sn = SymmetricGroup(4)
     sigma = sn.sample(len(x), generator=gen)
     from quotient.actions import permute_set
