@@ -110,3 +110,37 @@ def test_yaml_config_file(tmp_path):
             load_config_file(path)
     else:
         assert load_config_file(path) == {"width": 5, "train": {"epochs": 2}}
+
+
+def test_saved_config_restores_a_run_and_moves_it_to_cpu(tmp_path):
+    from quotient.experiments.rotated_mnist import RotatedMNISTConfig
+    from quotient.train import RunDir, saved_config
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text(json.dumps({
+        "experiment": "rotated-mnist", "kind": "train",
+        "config": {"latent_dim": 7, "train": {"device": "cuda:1", "epochs": 3}}}))
+    run_dir = RunDir.open(tmp_path / "run")
+    cfg = saved_config(run_dir, RotatedMNISTConfig)
+    assert cfg.latent_dim == 7 and cfg.train.epochs == 3 and cfg.train.device == "cpu"
+    assert saved_config(run_dir, RotatedMNISTConfig, device=None).train.device == "cuda:1"
+
+
+def test_check_ranges_names_the_setting_and_the_range():
+    from quotient.train import check_ranges
+
+    @dataclass
+    class Ranges:
+        width: int = 3
+        widths: tuple[int, ...] = (2, 3)
+        share: float = 0.5
+
+    check_ranges(Ranges(), positive=("width", "widths"), fraction=("share",))
+    with pytest.raises(ConfigError, match=r"^width must be > 0, got 0$"):
+        check_ranges(Ranges(width=0), positive=("width",))
+    with pytest.raises(ConfigError, match=r"every entry of widths must be > 0, got \(2, -1\)"):
+        check_ranges(Ranges(widths=(2, -1)), positive=("widths",))
+    with pytest.raises(ConfigError, match="non-empty"):
+        check_ranges(Ranges(widths=()), positive=("widths",))
+    with pytest.raises(ConfigError, match=r"share must be in \(0, 1\], got 0.0"):
+        check_ranges(Ranges(share=0.0), fraction=("share",))

@@ -39,10 +39,10 @@ from ..train import (
     RunDir,
     TensorDictDataset,
     TrainConfig,
-    config_from_dict,
     fit,
     load_model_state,
     mix_seed,
+    saved_config,
     seeded,
 )
 from . import Experiment
@@ -246,7 +246,7 @@ def _run(cfg: DigitSetsConfig, run_dir: RunDir, resume: bool) -> dict[str, float
 
 def evaluate(run_dir: RunDir) -> dict[str, float]:
     """Recompute the GIAE metrics from the saved config and the latest checkpoint."""
-    cfg = config_from_dict(DigitSetsConfig, run_dir.read_config().get("config", {}))
+    cfg = saved_config(run_dir, DigitSetsConfig)
     _, test = _data(cfg)
     model = build_model(cfg)
     checkpoint = load_model_state(run_dir, model)

@@ -9,7 +9,6 @@ plots the learning curve. Invariance has a price here: a 6 and a 9 differ by a h
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -24,10 +23,10 @@ from ..train import (
     TensorDictDataset,
     TrainConfig,
     Trainer,
-    config_from_dict,
     fit,
     load_model_state,
     mix_seed,
+    saved_config,
     seeded,
 )
 from ..train.plots import plot_learning_curve
@@ -172,9 +171,7 @@ def run(cfg: DigitsC4Config, run_dir: RunDir, resume: bool) -> dict[str, float]:
 
 def evaluate(run_dir: RunDir) -> dict[str, float]:
     """Recompute the test metrics from the saved config and the latest checkpoint."""
-    saved = run_dir.read_config()
-    cfg = config_from_dict(DigitsC4Config, saved.get("config", {}))
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
+    cfg = saved_config(run_dir, DigitsC4Config)
     data = load_digits_split(cfg)
     model = build_model(cfg)
     checkpoint = load_model_state(run_dir, model)

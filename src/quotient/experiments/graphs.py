@@ -46,10 +46,10 @@ from ..train import (
     RunDir,
     TensorDictDataset,
     TrainConfig,
-    config_from_dict,
     fit,
     load_model_state,
     mix_seed,
+    saved_config,
     seeded,
 )
 from . import Experiment
@@ -325,7 +325,7 @@ def _plots(result: Any, model: GraphGIAE, test: dict[str, Tensor], run_dir: RunD
 
 def evaluate(run_dir: RunDir) -> dict[str, float]:
     """Recompute the GIAE metrics from the saved config and the latest checkpoint."""
-    cfg = config_from_dict(GraphsConfig, run_dir.read_config().get("config", {}))
+    cfg = saved_config(run_dir, GraphsConfig)
     train, test = load_graphs(cfg)
     model = build_model(cfg)
     checkpoint = load_model_state(run_dir, model)

@@ -43,10 +43,10 @@ from ..train import (
     RunDir,
     TensorDictDataset,
     TrainConfig,
-    config_from_dict,
     fit,
     load_model_state,
     mix_seed,
+    saved_config,
     seeded,
 )
 from . import Experiment
@@ -310,7 +310,7 @@ def _run(cfg: QM9Config, run_dir: RunDir, resume: bool) -> dict[str, float]:
 
 def evaluate(run_dir: RunDir) -> dict[str, float]:
     """Recompute the autoencoder metrics from the saved config and the latest checkpoint."""
-    cfg = config_from_dict(QM9Config, run_dir.read_config().get("config", {}))
+    cfg = saved_config(run_dir, QM9Config)
     data = load_split(cfg)
     model = build_model(cfg, data["pos_train"].shape[1])
     checkpoint = load_model_state(run_dir, model)

@@ -22,7 +22,6 @@ error for random angles), ``canon_err_any``, ``train_seconds``; see :func:`evalu
 from __future__ import annotations
 
 import copy
-import dataclasses
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -51,10 +50,10 @@ from ..train import (
     TensorDictDataset,
     TrainConfig,
     check_ranges,
-    config_from_dict,
     fit,
     load_model_state,
     mix_seed,
+    saved_config,
     seeded,
 )
 from . import Experiment
@@ -302,9 +301,7 @@ def run(cfg: RotatedMNISTConfig, run_dir: RunDir, resume: bool) -> dict[str, flo
 
 def evaluate(run_dir: RunDir) -> dict[str, float]:
     """Recompute the metrics from the saved config and the latest checkpoint."""
-    saved = run_dir.read_config()
-    cfg = config_from_dict(RotatedMNISTConfig, saved.get("config", {}))
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
+    cfg = saved_config(run_dir, RotatedMNISTConfig)
     data = load_data(cfg)
     model = build_model(cfg, **_image_shape(data))
     checkpoint = load_model_state(run_dir, model)

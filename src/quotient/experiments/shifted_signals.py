@@ -18,7 +18,6 @@ integer ``k``), ``pose_err_shift_any`` (mean, real-valued shifts), ``train_secon
 
 from __future__ import annotations
 
-import dataclasses
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
@@ -41,10 +40,10 @@ from ..train import (
     RunDir,
     TensorDictDataset,
     TrainConfig,
-    config_from_dict,
     fit,
     load_model_state,
     mix_seed,
+    saved_config,
     seeded,
 )
 from . import Experiment
@@ -211,9 +210,7 @@ def run(cfg: ShiftedSignalsConfig, run_dir: RunDir, resume: bool) -> dict[str, f
 
 def evaluate(run_dir: RunDir) -> dict[str, float]:
     """Recompute the metrics from the saved config and the latest checkpoint."""
-    saved = run_dir.read_config()
-    cfg = config_from_dict(ShiftedSignalsConfig, saved.get("config", {}))
-    cfg = dataclasses.replace(cfg, train=dataclasses.replace(cfg.train, device="cpu"))
+    cfg = saved_config(run_dir, ShiftedSignalsConfig)
     model = build_model(cfg)
     checkpoint = load_model_state(run_dir, model)
     train, test = load_data(cfg)

@@ -46,10 +46,10 @@ from ..train import (
     TensorDictDataset,
     TrainConfig,
     check_ranges,
-    config_from_dict,
     fit,
     load_model_state,
     mix_seed,
+    saved_config,
     seeded,
 )
 from . import Experiment
@@ -304,7 +304,7 @@ def _plots(result: Any, test: Any, cfg: TetrisConfig, run_dir: RunDir) -> None:
 
 def evaluate(run_dir: RunDir) -> dict[str, float]:
     """Recompute the metrics from the saved config and the latest checkpoint."""
-    cfg = config_from_dict(TetrisConfig, run_dir.read_config().get("config", {}))
+    cfg = saved_config(run_dir, TetrisConfig)
     train, test = _data(cfg)
     model = build_model(cfg)
     checkpoint = load_model_state(run_dir, model)

@@ -37,6 +37,7 @@ from .settings import (
     config_keys,
     config_to_dict,
     load_config_file,
+    saved_config,
 )
 from .sync_norm import GlobalBatchNorm, convert_batchnorm
 
@@ -72,6 +73,7 @@ __all__ = [
     "mix_seed",
     "prune_checkpoints",
     "save_checkpoint",
+    "saved_config",
     "seeded",
     "select_device",
     "setup_distributed",

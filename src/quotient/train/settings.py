@@ -15,9 +15,12 @@ import types
 import typing
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin
 
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from .rundir import RunDir
 
 __all__ = [
     "apply_overrides",
@@ -26,6 +29,7 @@ __all__ = [
     "config_keys",
     "config_to_dict",
     "load_config_file",
+    "saved_config",
 ]
 
 T = TypeVar("T")
@@ -301,3 +305,16 @@ def check_ranges(config: Any, *, positive: Iterable[str] = (), non_negative: Ite
                 each = "every entry of " if isinstance(value, (tuple, list)) else ""
                 raise ConfigError(f"{each}{name} must be {what}"
                                   f"{' and non-empty' if not items else ''}, got {value!r}")
+
+
+def saved_config(run_dir: RunDir, cls: type[T], *, device: str | None = "cpu") -> T:
+    """The settings a run was trained with (its ``config.json``), as a ``cls`` instance.
+
+    With ``device`` (default ``"cpu"``) a nested ``train.device`` is replaced, so a run trained
+    on a GPU can be evaluated anywhere; ``None`` keeps the saved device.
+    """
+    cfg = config_from_dict(cls, run_dir.read_config().get("config", {}))
+    train = getattr(cfg, "train", None)
+    if device is not None and dataclasses.is_dataclass(train) and hasattr(train, "device"):
+        cfg = dataclasses.replace(cfg, train=dataclasses.replace(train, device=device))
+    return cfg
