@@ -105,8 +105,8 @@ def main() -> int:
         {"task": task, "method": "DDP, 2 processes x 1 thread vs 1 x 1", "metric":
          "throughput ratio", "value": ddp["throughput_ratio"], "reference": "≤ 2",
          "note": f"same global batch {args.batch_size}; 1 process x 2 threads: "
-                 f"{two_threads:.2f}; final training loss {result['ddp_final_loss_rel_diff']:.1%} "
-                 "off one process's (the invariance penalty draws its angles per process)"},
+                 f"{two_threads:.2f}; final training loss "
+                 f"{result['ddp_final_loss_rel_diff']:.1e} (relative) off one process's"},
         {"task": task, "method": "data 4× vs 1×", "metric": "epoch-time ratio",
          "value": result["data_growth"]["4x"]["ratio_to_1x"], "reference": "4 (linear)",
          "note": f"1× = {args.base_samples} samples, one process"},

@@ -70,13 +70,16 @@ def test_ddp_matches_single_process_and_resumes_across_world_sizes(tmp_path, cap
     assert json.loads((mixed / "metrics.json").read_text())["steps"] == 8
 
 
+def _records(run_dir) -> list[dict]:
+    return [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+
+
 def _train_curve(run_dir) -> list[tuple[int, float]]:
-    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
-    return [(r["step"], r["loss"]) for r in records if r["kind"] == "train"]
+    return [(r["step"], r["loss"]) for r in _records(run_dir) if r["kind"] == "train"]
 
 
 ROTATED = ["n_train=64", "n_test=32", "widths=2,4", "decoder_widths=8,8,8", "latent_dim=4",
-           "train.batch_size=16", "train.epochs=2", "train.log_every=1", "invariance_weight=0",
+           "train.batch_size=16", "train.epochs=2", "train.log_every=1",
            "plots=false", "embedding=pca", "train.checkpoint_every=0", "train.progress=false",
            "train.device=cpu", "threads=1"]
 TETRIS = ["n_train=256", "n_test=64", "dtype=float64", "train.batch_size=32", "train.epochs=1",
@@ -88,8 +91,14 @@ TETRIS = ["n_train=256", "n_test=64", "dtype=float64", "train.batch_size=32", "t
 
 @pytest.mark.parametrize("experiment, settings, rtol", [
     # float32, batch-normalised C4 encoder: statistics over the global batch
-    # (GlobalBatchNorm), so only the order of floating-point sums differs
-    ("rotated-mnist", ROTATED, 1e-4),
+    # (GlobalBatchNorm), so only the order of floating-point sums differs (without
+    # GlobalBatchNorm this fails at step 4)
+    ("rotated-mnist", [*ROTATED, "invariance_weight=0"], 1e-4),
+    # the default invariance penalty too (its spread and error over the global batch): a ratio
+    # of small differences that amplifies float32 rounding over the steps (3e-6 at step 1,
+    # 9e-4 at step 8); its loss and gradient are exact to 1e-9 in float64
+    # (tests/experiments/test_consistency_ddp.py)
+    ("rotated-mnist", ROTATED, 3e-3),
     # float64 point-cloud GIAE with the SoftSort permutation head
     ("tetris", TETRIS, 1e-9),
 ])
@@ -101,6 +110,9 @@ def test_ddp_loss_curve_matches_single_process(experiment, settings, rtol, tmp_p
     assert done.returncode == 0, done.stdout + done.stderr
     assert " = 2 x " in done.stderr
     ref, got = _train_curve(single), _train_curve(ddp)
+    if experiment == "rotated-mnist":  # the penalty is logged exactly when it is on
+        penalty = "invariance_weight=0" not in settings
+        assert all(("inv" in r) == penalty for r in _records(ddp) if r["kind"] == "train")
     assert len(ref) == 8 and [s for s, _ in got] == [s for s, _ in ref]
     assert ref[-1][1] < ref[0][1], "the loss must go down for the comparison to mean anything"
     for (step, a), (_, b) in zip(got, ref, strict=True):

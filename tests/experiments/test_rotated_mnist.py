@@ -79,6 +79,8 @@ def test_bad_settings_are_rejected():
 
 
 class _Ctx:
+    rank, world_size = 0, 1
+
     def __init__(self, seed):
         self.generator = torch.Generator().manual_seed(seed)
 

@@ -53,6 +53,11 @@ def consistency_loss(transform: Callable[[Tensor, torch.Generator], Tensor], wei
     fifty-fold and the kNN accuracy fell from 0.94 to 0.91); it is lowered by moving
     transformed copies together relative to different inputs. ``weight = 0`` gives
     :func:`autoencoder_loss`.
+
+    Under ``torchrun`` the terms are those of the global batch (the turned copies are the first
+    ``fraction`` of the global batch, the spread and the error are all-reduced), so W processes
+    compute the loss and gradient of one; the angles are the single process's as long as the
+    turned copies lie on rank 0 (``fraction ≤ 1/W``), otherwise other ranks draw their own.
     """
     if weight < 0 or not 0 < fraction <= 1:
         raise ValueError(f"need weight >= 0 and 0 < fraction <= 1, got {weight}, {fraction}")
@@ -62,19 +67,52 @@ def consistency_loss(transform: Callable[[Tensor, torch.Generator], Tensor], wei
         if weight == 0:
             return autoencoder_loss(net, batch, ctx)
         x = batch["x"]
-        m = max(1, round(fraction * x.shape[0]))
-        both = torch.cat([x, transform(x[:m], ctx.generator)])
+        n = x.shape[0]
+        # the first m samples of the *global* batch get a turned copy; under torchrun this
+        # rank holds global positions [rank·n, (rank + 1)·n)
+        m_all = max(1, round(fraction * n * ctx.world_size))
+        m = min(max(m_all - ctx.rank * n, 0), n)
+        both = torch.cat([x, transform(x[:m], ctx.generator)]) if m else x
         out = net(both)
         loss, logs = getattr(net, "module", net).loss(both, out)
         z = out.z
-        za, zb = z[:m], z[x.shape[0]:]
-        spread = (z[:x.shape[0]] - z[:x.shape[0]].mean(0)).pow(2).sum(1).mean()
-        inv = (za - zb).pow(2).sum(1).mean() / spread.clamp_min(1e-12)
+        za, zb, originals = z[:m], z[n:], z[:n]
+        if ctx.world_size == 1:
+            spread = (originals - originals.mean(0)).pow(2).sum(1).mean()
+            inv = (za - zb).pow(2).sum(1).mean() / spread.clamp_min(1e-12)
+        else:
+            scale, inv = _global_terms(both.shape[0], originals, za, zb, m_all, ctx.world_size)
+            loss = loss * scale
+            logs = {k: v * scale if k == "rec" else v for k, v in logs.items()}
         total = loss + weight * inv
         logs = dict(logs, inv=float(inv.detach()), loss=float(total.detach()))
         return total, logs
 
     return loss_fn
+
+
+def _global_terms(rows: int, originals: Tensor, za: Tensor, zb: Tensor, m_all: int,
+                  world_size: int) -> tuple[float, Tensor]:
+    """What one rank needs for the loss of the whole global batch.
+
+    Returns ``scale = W·rows / Σ rows``, the weight of this rank's mean reconstruction loss over
+    its ``rows`` so that the ranks' mean (which DistributedDataParallel's gradient average
+    takes) is the global mean, and the global invariance term: the spread of the codes and the
+    error summed over all ranks with differentiable all-reduces (their backward sums the ranks'
+    upstream gradients; the average then gives the gradient of the global term).
+    """
+    import torch.distributed as dist
+    from torch.distributed.nn.functional import all_reduce
+
+    count = torch.tensor([float(rows), float(originals.shape[0])], dtype=torch.float64,
+                         device=originals.device)
+    dist.all_reduce(count)
+    scale = world_size * rows / float(count[0])
+    n_all = float(count[1])
+    mean = all_reduce(originals.sum(0)) / n_all
+    spread = all_reduce((originals - mean).pow(2).sum()) / n_all
+    inv = all_reduce((za - zb).pow(2).sum()) / m_all / spread.clamp_min(1e-12)
+    return scale, inv
 
 
 def code_metrics(model: nn.Module, x_train: Tensor, y_train: Tensor, x_test: Tensor,
