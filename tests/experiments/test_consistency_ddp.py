@@ -55,6 +55,7 @@ def _worker(rank: int, init_file: str, out: str, fraction: float) -> None:
         dist.all_reduce(totals)  # the training loop logs the ranks' mean
         if rank == 0:
             torch.save({"logs": (totals / 2).tolist(), "grads": grads}, out)
+        dist.barrier()  # no rank tears down while another still talks
     finally:
         dist.destroy_process_group()
 

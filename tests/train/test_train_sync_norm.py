@@ -69,6 +69,7 @@ def _worker(rank: int, init_file: str, out: str) -> None:
         if rank == 0:
             torch.save({"loss": loss, "grads": [p.grad for p in net.parameters()],
                         "state": net.state_dict()}, out)
+        dist.barrier()  # no rank tears down while another still talks
     finally:
         dist.destroy_process_group()
 

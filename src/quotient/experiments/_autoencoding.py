@@ -102,7 +102,8 @@ def _global_terms(rows: int, originals: Tensor, za: Tensor, zb: Tensor, m_all: i
     upstream gradients; the average then gives the gradient of the global term).
     """
     import torch.distributed as dist
-    from torch.distributed.nn.functional import all_reduce
+
+    from ..train import all_reduce_sum as all_reduce
 
     count = torch.tensor([float(rows), float(originals.shape[0])], dtype=torch.float64,
                          device=originals.device)

@@ -39,7 +39,7 @@ from .settings import (
     load_config_file,
     saved_config,
 )
-from .sync_norm import GlobalBatchNorm, convert_batchnorm
+from .sync_norm import GlobalBatchNorm, all_reduce_sum, convert_batchnorm
 
 __all__ = [
     "Callback",
@@ -51,6 +51,7 @@ __all__ = [
     "TensorDictDataset",
     "TrainConfig",
     "Trainer",
+    "all_reduce_sum",
     "apply_overrides",
     "check_ranges",
     "atomic_write_bytes",

@@ -4,12 +4,13 @@ Under DistributedDataParallel each process sees ``B / W`` samples of a global ba
 A plain ``BatchNorm`` then normalises with the statistics of the process's share, so training
 with ``W`` processes is not training with one: the loss curve differs. PyTorch's
 ``nn.SyncBatchNorm`` fixes this on GPUs only; :class:`GlobalBatchNorm` does it on any device and
-backend (gloo on CPU included) with two differentiable all-reduces per layer:
+backend (gloo on CPU included) with two differentiable all-reduces per layer
+(:func:`all_reduce_sum`):
 
     mean = Σ_r Σ_{i∈r} x_i / N,      var = Σ_r Σ_{i∈r} (x_i − mean)² / N,
 
 summed over ranks ``r`` and, per channel, over the batch and spatial positions (``N`` values in
-all). The backward pass of ``torch.distributed.nn.functional.all_reduce`` sums the upstream
+all). The backward pass of :func:`all_reduce_sum` sums the upstream
 gradients over the ranks, so after DistributedDataParallel averages the parameter gradients they
 equal the gradient of the loss of the whole global batch — what a single process computes.
 Outside a process group (or in evaluation mode) the layer is an ordinary ``BatchNorm``.
@@ -17,12 +18,38 @@ Outside a process group (or in evaluation mode) the layer is an ordinary ``Batch
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 import torch.distributed as dist
 from torch import Tensor, nn
 from torch.nn.modules.batchnorm import _BatchNorm
 
-__all__ = ["GlobalBatchNorm", "convert_batchnorm"]
+__all__ = ["GlobalBatchNorm", "all_reduce_sum", "convert_batchnorm"]
+
+
+class _AllReduceSum(torch.autograd.Function):
+    """``Σ_r x_r`` on every rank; the backward pass sums the upstream gradients the same way."""
+
+    @staticmethod
+    def forward(ctx: Any, x: Tensor) -> Tensor:  # noqa: ANN401 - autograd's context object
+        out = x.clone()
+        dist.all_reduce(out)
+        return out
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> Tensor:  # noqa: ANN401
+        out = grad.clone()
+        dist.all_reduce(out)
+        return out
+
+
+def all_reduce_sum(x: Tensor) -> Tensor:
+    """Differentiable sum over the ranks of the default process group (every rank must call
+    it, in forward and in backward). ``d/dx_r`` of a loss ``L(Σ x)`` evaluated on every rank is
+    then ``Σ_r' ∂L_r'/∂(Σ x)``, so after DistributedDataParallel divides by the number of ranks
+    the gradient is that of one loss on the whole batch."""
+    return _AllReduceSum.apply(x)
 
 
 def _world_size() -> int:
@@ -47,16 +74,14 @@ class GlobalBatchNorm(_BatchNorm):
     def forward(self, x: Tensor) -> Tensor:
         if not self.training or _world_size() == 1:
             return super().forward(x)
-        from torch.distributed.nn.functional import all_reduce
-
         self._check_input_dim(x)
         shape = [1, x.shape[1]] + [1] * (x.dim() - 2)
         dims = [0, *range(2, x.dim())]
         local = x.new_tensor([x.numel() / max(x.shape[1], 1)])
-        totals = all_reduce(torch.cat([x.sum(dims), local]))
+        totals = all_reduce_sum(torch.cat([x.sum(dims), local]))
         n = totals[-1]
         mean = totals[:-1] / n
-        var = all_reduce((x - mean.view(shape)).pow(2).sum(dims)) / n
+        var = all_reduce_sum((x - mean.view(shape)).pow(2).sum(dims)) / n
         if self.track_running_stats and self.running_mean is not None:
             with torch.no_grad():
                 self.num_batches_tracked.add_(1)  # type: ignore[union-attr,operator]
