@@ -225,4 +225,41 @@ def check_module(module: Any, x: Any, **kwargs: Any) -> EquivarianceReport:
 
 
 __all__ = ["EquivarianceReport", "TOLERANCES", "assert_equivariant", "assert_invariant",
-           "check_module", "equivariance_error"]
+           "check_module", "equivariance_error", "run_on_ranks"]
+
+
+def _rank_main(rank: int, fn: Callable[..., Any], args: tuple[Any, ...], world_size: int,
+               init_file: str, out: str, backend: str) -> None:
+    import torch.distributed as dist
+
+    dist.init_process_group(backend, init_method=f"file://{init_file}", rank=rank,
+                            world_size=world_size)
+    try:
+        torch.set_num_threads(1)
+        result = fn(rank, world_size, *args)
+        if rank == 0:
+            torch.save(result, out)
+        dist.barrier()  # no rank tears the group down while another still talks
+    finally:
+        dist.destroy_process_group()
+
+
+def run_on_ranks(fn: Callable[..., Any], *args: Any, world_size: int = 2,
+                 backend: str = "gloo") -> Any:  # noqa: ANN401 - whatever fn returns
+    """Run ``fn(rank, world_size, *args)`` in ``world_size`` fresh processes that form a
+    ``torch.distributed`` process group (one thread each); return rank 0's result.
+
+    For testing distributed code (DistributedDataParallel, all-reduces) on one machine, e.g.
+    that two processes give the gradient of one. ``fn`` must be a module-level function (it is
+    pickled into the new processes) and its result must be saveable with ``torch.save``.
+    """
+    import os
+    import tempfile
+
+    import torch.multiprocessing as mp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        out = os.path.join(tmp, "rank0.pt")
+        mp.spawn(_rank_main, args=(fn, args, world_size, os.path.join(tmp, "init"), out,
+                                   backend), nprocs=world_size, join=True)
+        return torch.load(out, weights_only=False)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
 from quotient.experiments._autoencoding import consistency_loss
 from quotient.models.baselines import random_rotation
 from quotient.models.image_giae import image_giae
+from quotient.testing import run_on_ranks
 from quotient.train import StepContext, convert_batchnorm
 
 BATCH = 8
@@ -41,31 +41,22 @@ def _loss_and_grads(net: nn.Module, model: nn.Module, x: torch.Tensor, ctx: Step
     return logs, [p.grad.clone() for p in model.parameters()]
 
 
-def _worker(rank: int, init_file: str, out: str, fraction: float) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
-    try:
-        torch.set_num_threads(1)
-        model = _model()
-        net = nn.parallel.DistributedDataParallel(model)
-        half = BATCH // 2
-        share = torch.arange(rank * half, (rank + 1) * half)
-        logs, grads = _loss_and_grads(net, model, _batch()[share], _ctx(rank, 2, share),
-                                      fraction)
-        totals = torch.tensor([logs["loss"], logs["rec"], logs["inv"]], dtype=torch.float64)
-        dist.all_reduce(totals)  # the training loop logs the ranks' mean
-        if rank == 0:
-            torch.save({"logs": (totals / 2).tolist(), "grads": grads}, out)
-        dist.barrier()  # no rank tears down while another still talks
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int, world_size: int, fraction: float) -> dict:
+    model = _model()
+    net = nn.parallel.DistributedDataParallel(model)
+    half = BATCH // world_size
+    share = torch.arange(rank * half, (rank + 1) * half)
+    logs, grads = _loss_and_grads(net, model, _batch()[share], _ctx(rank, world_size, share),
+                                  fraction)
+    totals = torch.tensor([logs["loss"], logs["rec"], logs["inv"]], dtype=torch.float64)
+    dist.all_reduce(totals)  # the training loop logs the ranks' mean
+    return {"logs": (totals / world_size).tolist(), "grads": grads}
 
 
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
-def test_two_processes_compute_the_global_penalty_and_its_gradient(tmp_path):
-    out = str(tmp_path / "rank0.pt")
-    mp.spawn(_worker, args=(str(tmp_path / "init"), out, 0.25), nprocs=2, join=True)
-    got = torch.load(out)
+def test_two_processes_compute_the_global_penalty_and_its_gradient():
+    got = run_on_ranks(_worker, 0.25)
     model = _model()
     logs, grads = _loss_and_grads(model, model, _batch(), _ctx(0, 1, torch.arange(BATCH)), 0.25)
     assert logs["inv"] > 1e-6, "the penalty must be active for the comparison to mean anything"

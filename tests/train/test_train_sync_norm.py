@@ -7,9 +7,9 @@ import os
 import pytest
 import torch
 import torch.distributed as dist
-import torch.multiprocessing as mp
 from torch import nn
 
+from quotient.testing import run_on_ranks
 from quotient.train import GlobalBatchNorm, convert_batchnorm
 
 
@@ -58,29 +58,20 @@ def test_conversion_shares_parameters_with_an_existing_optimizer():
     assert [id(p) for p in net.parameters()] == params
 
 
-def _worker(rank: int, init_file: str, out: str) -> None:
-    dist.init_process_group("gloo", init_method=f"file://{init_file}", rank=rank, world_size=2)
-    try:
-        torch.set_num_threads(1)
-        net = convert_batchnorm(_net())
-        ddp = nn.parallel.DistributedDataParallel(net)
-        x, y = _data()
-        loss = _step(ddp, x[4 * rank: 4 * rank + 4], y[4 * rank: 4 * rank + 4])
-        if rank == 0:
-            torch.save({"loss": loss, "grads": [p.grad for p in net.parameters()],
-                        "state": net.state_dict()}, out)
-        dist.barrier()  # no rank tears down while another still talks
-    finally:
-        dist.destroy_process_group()
+def _worker(rank: int, world_size: int) -> dict:
+    net = convert_batchnorm(_net())
+    ddp = nn.parallel.DistributedDataParallel(net)
+    x, y = _data()
+    loss = _step(ddp, x[4 * rank: 4 * rank + 4], y[4 * rank: 4 * rank + 4])
+    return {"loss": loss, "grads": [p.grad for p in net.parameters()],
+            "state": net.state_dict()}
 
 
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
-def test_two_processes_give_the_gradient_of_the_global_batch(tmp_path):
-    out = str(tmp_path / "rank0.pt")
+def test_two_processes_give_the_gradient_of_the_global_batch():
     os.environ.pop("WORLD_SIZE", None)
-    mp.spawn(_worker, args=(str(tmp_path / "init"), out), nprocs=2, join=True)
-    got = torch.load(out)
+    got = run_on_ranks(_worker)
     ref = _net()
     x, y = _data()
     full = _step(ref, x, y)
