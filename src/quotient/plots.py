@@ -35,12 +35,9 @@ def _figure(width: float, height: float) -> Any:
 
 
 def _save(fig: Any, path: PathLike) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
+    from .train.io import save_png
+
+    return save_png(fig, path)
 
 
 def _np(x: Any) -> np.ndarray:

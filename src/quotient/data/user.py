@@ -24,8 +24,7 @@ from .mnist import ImageData, images_to_float
 __all__ = ["check_labels", "load_image_file", "load_point_file", "read_npz"]
 
 
-def read_npz(path: str | os.PathLike[str], required: tuple[str, ...],
-             optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
+def read_npz(path: str | os.PathLike[str], required: tuple[str, ...]) -> dict[str, np.ndarray]:
     """The named arrays of an ``.npz`` file (no pickled objects are ever loaded).
 
     Raises:
@@ -56,7 +55,7 @@ def read_npz(path: str | os.PathLike[str], required: tuple[str, ...],
                     found = ", ".join(sorted(present)) or "nothing"
                     raise DataError(f"data file {p} has no array {missing[0]!r} (it holds: "
                                     f"{found}; needed: {keys}); {hint}")
-                return {k: archive[k] for k in (*required, *optional) if k in present}
+                return {k: archive[k] for k in required}
     except DataError:
         raise
     except PermissionError as err:

@@ -10,7 +10,6 @@ lazily; every function writes one PNG atomically and returns its path).
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -32,12 +31,10 @@ def _figure(width: float = 6.4, height: float = 4.2) -> Any:
 
 
 def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    from ..train.io import atomic_write_bytes
+    from ..train.io import save_png
 
-    buffer = io.BytesIO()
     fig.tight_layout()
-    fig.savefig(buffer, format="png")
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_png(fig, path, tight_bbox=False)
 
 
 def plot_distance_over_steps(curves: Mapping[str, Sequence[Sequence[float]]],

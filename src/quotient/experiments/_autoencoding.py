@@ -101,15 +101,11 @@ def _global_terms(rows: int, originals: Tensor, za: Tensor, zb: Tensor, m_all: i
     error summed over all ranks with differentiable all-reduces (their backward sums the ranks'
     upstream gradients; the average then gives the gradient of the global term).
     """
-    import torch.distributed as dist
-
     from ..train import all_reduce_sum as all_reduce
 
-    count = torch.tensor([float(rows), float(originals.shape[0])], dtype=torch.float64,
-                         device=originals.device)
-    dist.all_reduce(count)
-    scale = world_size * rows / float(count[0])
-    n_all = float(count[1])
+    # every rank holds n originals, and the m_all turned copies are spread over the ranks
+    n_all = originals.shape[0] * world_size
+    scale = world_size * rows / (n_all + m_all)
     mean = all_reduce(originals.sum(0)) / n_all
     spread = all_reduce((originals - mean).pow(2).sum()) / n_all
     inv = all_reduce((za - zb).pow(2).sum()) / m_all / spread.clamp_min(1e-12)

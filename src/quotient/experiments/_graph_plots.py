@@ -15,6 +15,7 @@ from torch import Tensor
 
 from ..metrics.representation import embed_2d
 from ..models.graph_giae import edge_probabilities
+from ..train.io import save_png as _save
 
 __all__ = ["plot_code_embedding", "plot_reconstructions"]
 
@@ -23,15 +24,6 @@ def _figure(width: float, height: float) -> Any:
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=100)
-
-
-def _save(fig: Any, path: str | os.PathLike[str]) -> Path:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp, bbox_inches="tight")
-    os.replace(tmp, path)
-    return path
 
 
 def _canonical_input(adj: Tensor, order: Tensor) -> Tensor:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 __all__ = [
+    "save_png",
     "append_line",
     "atomic_write_bytes",
     "atomic_write_json",
@@ -99,3 +100,19 @@ def append_line(path: str | os.PathLike[str], line: str) -> None:
     with open(path, "a", encoding="utf-8") as handle:
         handle.write(line.rstrip("\n") + "\n")
         handle.flush()
+
+
+def save_png(fig: Any, path: str | os.PathLike[str], *,  # noqa: ANN401 - a matplotlib Figure
+             tight_bbox: bool = True) -> Path:
+    """Render a matplotlib figure to ``path`` as PNG atomically (creating the folder).
+
+    ``tight_bbox`` crops the canvas to the drawn content (``bbox_inches="tight"``); without it
+    the figure keeps its size (lay it out first, e.g. ``fig.tight_layout()``).
+    """
+    import io
+
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", **({"bbox_inches": "tight"} if tight_bbox else {}))
+    return atomic_write_bytes(target, buffer.getvalue())

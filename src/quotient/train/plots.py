@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import io
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from .io import atomic_write_bytes
+from .io import save_png
 
 __all__ = ["plot_learning_curve"]
 
@@ -59,6 +58,4 @@ def plot_learning_curve(
         ax.set_title(title)
     ax.grid(alpha=0.3)
     fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png")
-    return atomic_write_bytes(path, buffer.getvalue())
+    return save_png(fig, path, tight_bbox=False)
