@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
 import os
 import platform
@@ -33,6 +32,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from _harness import write_results
 
 from quotient.actions import rot90_image
 from quotient.dynamics import (
@@ -236,10 +236,7 @@ def main(argv: list[str] | None = None) -> int:
                                "threads": torch.get_num_threads(), "cpus": os.cpu_count()},
                "solver": solver, "compatibility": compat, "drift": drift, "stability": stab,
                "readme_rows": rows}
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_suffix(".tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, args.out)
+    write_results(args.out, payload)
     print(f"wrote {args.out.name} in {payload['seconds']:.0f} s")
     return 0
 

@@ -17,18 +17,12 @@ Usage::
 
 from __future__ import annotations
 
-import argparse
 import dataclasses
-import json
-import os
-import platform
 import sys
-import tempfile
-import time
 from pathlib import Path
 from typing import Any
 
-import torch
+from _harness import run_experiment, task_main
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "benchmarks" / "results" / "giae_3d.json"
@@ -60,17 +54,7 @@ def _config(task: str, quick: bool) -> tuple[str, Any]:
 
 def run_task(task: str, quick: bool) -> dict[str, Any]:
     """Train ``task`` in a temporary run directory; its metrics plus timing and machine load."""
-    from quotient.experiments import get
-    from quotient.train import RunDir
-
-    name, cfg = _config(task, quick)
-    load_before = os.getloadavg()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        metrics = get(name).run(cfg, RunDir(Path(tmp) / "run"), False)
-    return {"experiment": name, "config": dataclasses.asdict(cfg), "metrics": metrics,
-            "wall_seconds": time.perf_counter() - started,
-            "load_average_before": load_before, "load_average_after": os.getloadavg()}
+    return run_experiment(*_config(task, quick))
 
 
 def readme_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
@@ -129,35 +113,12 @@ def readme_rows(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--tasks", default="digit-sets,tetris,tetris-frame",
-                        help=f"comma-separated, from {', '.join(TASKS)}")
-    parser.add_argument("--quick", action="store_true", help="tiny settings (checks the script)")
-    parser.add_argument("--out", type=Path, default=RESULTS)
-    args = parser.parse_args(argv)
-    tasks = [t.strip() for t in args.tasks.split(",") if t.strip()]
-    unknown = sorted(set(tasks) - set(TASKS))
-    if unknown:
-        parser.error(f"unknown tasks {unknown}; choose from {', '.join(TASKS)}")
-    previous = json.loads(args.out.read_text()) if args.out.is_file() and not args.quick else {}
-    results: dict[str, Any] = dict(previous.get("results", {}))
-    for task in tasks:
-        print(f"giae_3d: running {task}{' (quick)' if args.quick else ''} ...", flush=True)
-        results[task] = run_task(task, args.quick)
-        print(f"giae_3d: {task}: " + json.dumps(results[task]["metrics"]), flush=True)
-    payload = {
-        "benchmark": "giae_3d", "quick": args.quick,
-        "machine": {"cpus": os.cpu_count(), "torch": torch.__version__,
-                    "python": platform.python_version(), "platform": platform.platform()},
-        "note": "Times were measured on the machine above while other jobs shared its cores; "
-                "see load_average_* per task. Step budgets and time budgets both end training.",
-        "results": results,
-        "readme_rows": readme_rows(results),
-    }
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(payload, indent=2, default=float) + "\n")
-    print(f"giae_3d: wrote {args.out}")
-    return 0
+    return task_main(argv, benchmark="giae_3d", description=__doc__.splitlines()[0],
+                     tasks=TASKS, default_tasks="digit-sets,tetris,tetris-frame",
+                     results=RESULTS, run_task=run_task, readme_rows=readme_rows,
+                     note="Times were measured on the machine above while other jobs shared "
+                          "its cores; see load_average_* per task. Step budgets and time "
+                          "budgets both end training.")
 
 
 if __name__ == "__main__":

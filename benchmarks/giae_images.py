@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from _harness import write_results
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -220,10 +221,7 @@ def main(argv: list[str] | None = None) -> int:
         "reference": {k: {"rec_mse": v[0], "knn_acc": v[1]} for k, v in REFERENCE.items()},
         "readme_rows": [] if args.quick else readme_rows(results, timing),
     }
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp_path = path.with_suffix(".json.tmp")
-    tmp_path.write_text(json.dumps(payload, indent=2) + "\n")
-    tmp_path.replace(path)
+    write_results(path, payload)
     print(f"wrote {path}")
     return 0
 

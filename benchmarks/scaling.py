@@ -22,6 +22,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+from _harness import write_results
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "benchmarks" / "results" / "scaling.json"
 
@@ -111,10 +113,7 @@ def main() -> int:
          "value": result["data_growth"]["4x"]["ratio_to_1x"], "reference": "4 (linear)",
          "note": f"1× = {args.base_samples} samples, one process"},
     ]
-    OUT.parent.mkdir(parents=True, exist_ok=True)
-    tmp_out = OUT.with_suffix(".json.tmp")
-    tmp_out.write_text(json.dumps(result, indent=2))
-    tmp_out.replace(OUT)
+    write_results(OUT, result)
     print(json.dumps({k: v for k, v in result.items() if k != "readme_rows"}, indent=2))
     return 0
 

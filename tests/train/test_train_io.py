@@ -83,3 +83,19 @@ def test_non_zero_rank_never_writes(tmp_path):
     rd.write_config({"a": 1})
     rd.append_metrics({"a": 1})
     assert not (tmp_path / "r1").exists()
+
+
+def test_save_png_writes_a_png_atomically_and_replaces(tmp_path):
+    from matplotlib.figure import Figure
+
+    from quotient.train.io import save_png
+
+    fig = Figure(figsize=(2, 2))
+    fig.add_subplot(1, 1, 1).plot([0, 1], [1, 0])
+    target = tmp_path / "new" / "plot.png"
+    assert save_png(fig, target) == target
+    first = target.read_bytes()
+    assert first[:8] == b"\x89PNG\r\n\x1a\n"
+    save_png(fig, target, tight_bbox=False)  # the full canvas: a different image
+    assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.read_bytes() != first
+    assert [p.name for p in target.parent.iterdir()] == ["plot.png"], "no temporary file left"
