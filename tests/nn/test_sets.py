@@ -137,3 +137,16 @@ def test_tiny_digit_set_giae_learns(gen):
     assert torch.allclose(out.canonical, out_s.canonical, atol=1e-5)
     pred, pred_s = out.reconstruction.argmax(-1), out_s.reconstruction.argmax(-1)
     assert torch.equal(pred.sort(dim=1).values, pred_s.sort(dim=1).values)
+
+
+def test_check_mask_ignores_padding_and_names_the_element():
+    from quotient.nn.sets import check_mask
+
+    x = torch.tensor([[[1.0, 2.0], [float("nan"), 0.0]]])
+    mask = torch.tensor([[True, False]])
+    assert check_mask(x, mask, "enc").tolist() == [[True, False]]  # NaN only in padding
+    with pytest.raises(ValueError, match="enc: input contains NaN or infinite values at real "
+                                         "points"):
+        check_mask(x, None, "enc", element="point", group="point cloud")
+    with pytest.raises(ValueError, match=r"mask must have shape \(batch, n_points\)"):
+        check_mask(x, torch.ones(1, 3, dtype=torch.bool), "enc", element="point")

@@ -36,7 +36,7 @@ from ..actions import identity_action, rigid_motion_and_permute_points
 from ..groups import E3, SE3, SymmetricGroup, product
 from .pose_perm import PermutationPose
 from .pose_rigid import PointFeatures, anchor_candidates
-from .sets import masked_pool, mlp
+from .sets import check_mask, masked_pool, mlp
 
 __all__ = ["EGNN", "EGNNLayer", "PointCloudEncoder", "check_points", "split_point_input"]
 
@@ -60,19 +60,7 @@ def check_points(x: Tensor, mask: Tensor | None = None, what: str = "points") ->
     if x.shape[1] == 0:
         raise ValueError(f"{what}: empty point clouds (n_points = 0) cannot be encoded; every "
                          "cloud needs at least one point")
-    if mask is None:
-        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-    elif mask.shape != x.shape[:2]:
-        raise ValueError(f"{what}: mask must have shape (batch, n_points) = {tuple(x.shape[:2])},"
-                         f" got {tuple(mask.shape)}")
-    mask = mask.bool()
-    if not mask.any(dim=1).all():
-        raise ValueError(f"{what}: a point cloud in the batch has no real point (mask all "
-                         "False); drop empty clouds before encoding")
-    if not torch.isfinite(x[mask]).all():
-        raise ValueError(f"{what}: coordinates contain NaN or infinite values; remove those "
-                         "points or mark them as padding in the mask")
-    return mask
+    return check_mask(x, mask, what, element="point", group="point cloud")
 
 
 def split_point_input(x: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None,

@@ -35,6 +35,7 @@ __all__ = [
     "SetDecoder",
     "SetEncoder",
     "SetFeatures",
+    "check_mask",
     "check_set",
     "masked_pool",
     "mlp",
@@ -76,21 +77,26 @@ def check_set(x: Tensor, mask: Tensor | None = None, *, dim: int | None = None,
     if not x.is_floating_point():
         raise ValueError(f"{what}: expected floating-point values, got {x.dtype}; convert with "
                          ".float() (one-hot encode categorical elements)")
+    return check_mask(x, mask, what)
+
+
+def check_mask(x: Tensor, mask: Tensor | None, what: str, *, element: str = "element",
+               group: str = "set") -> Tensor:
+    """The boolean mask ``(B, n)`` of the real elements of a padded batch ``x (B, n, ...)``
+    (all True when ``mask`` is None), checked: the right shape, at least one real element per
+    ``group``, and finite values at every real element (padding may hold anything)."""
     if mask is None:
-        if not torch.isfinite(x).all():
-            raise ValueError(f"{what}: input contains NaN or infinite values; remove or impute "
-                             "them (padding belongs in the mask, not in NaNs)")
-        return torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-    if mask.shape != x.shape[:2]:
-        raise ValueError(f"{what}: mask must have shape (batch, n_elements) = "
+        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
+    elif mask.shape != x.shape[:2]:
+        raise ValueError(f"{what}: mask must have shape (batch, n_{element}s) = "
                          f"{tuple(x.shape[:2])}, got {tuple(mask.shape)}")
     mask = mask.bool()
     if not mask.any(dim=1).all():
-        raise ValueError(f"{what}: a set in the batch has no real element (mask all False); "
-                         "drop empty sets before encoding")
+        raise ValueError(f"{what}: a {group} in the batch has no real {element} (mask all "
+                         f"False); drop empty {group}s before encoding")
     if not torch.isfinite(x[mask]).all():
-        raise ValueError(f"{what}: input contains NaN or infinite values at real elements; "
-                         "remove or impute them")
+        raise ValueError(f"{what}: input contains NaN or infinite values at real {element}s; "
+                         f"remove those {element}s or mark them as padding in the mask")
     return mask
 
 
