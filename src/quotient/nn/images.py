@@ -124,34 +124,34 @@ def _turns(w: Tensor) -> Tensor:
     return torch.stack([torch.rot90(w, r, dims=(-2, -1)) for r in range(4)], 0)
 
 
-class C4LiftConv(nn.Module):
-    """Images ``(B, C_in, H, W)`` -> regular C4 fields ``(B, 4·C_out, H, W)``.
+class _C4Conv(nn.Module):
+    """What the two C4 convolutions share: an odd kernel, a parameter ``weight`` whose turned
+    copies form the ``conv2d`` weight (gathered through an index laid out once by
+    ``_assemble``), one bias per field repeated over the 4 orientations."""
 
-    ``out[c, r] = x ⋆ rot90(W_c, r) + b_c`` ('same' zero padding, odd kernel).
-    """
+    weight: nn.Parameter
 
-    def __init__(self, in_channels: int, out_fields: int, kernel_size: int = 3,
-                 bias: bool = True) -> None:
+    def __init__(self, out_fields: int, kernel_size: int) -> None:
         super().__init__()
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd for exact quarter-turn equivariance, "
                              f"got {kernel_size}")
-        self.in_channels, self.out_fields, self.kernel_size = in_channels, out_fields, kernel_size
-        self.weight = nn.Parameter(torch.empty(out_fields, in_channels, kernel_size, kernel_size))
-        self.bias = nn.Parameter(torch.zeros(out_fields)) if bias else None
-        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self.out_fields, self.kernel_size = out_fields, kernel_size
+
+    def _assemble(self, w: Tensor) -> Tensor:
+        raise NotImplementedError
+
+    def _finish(self, bias: bool) -> None:
+        """After ``weight``: the bias (registered second, as before) and the gather index."""
+        self.bias = nn.Parameter(torch.zeros(self.out_fields)) if bias else None
+        # the layout is found by turning a tensor of parameter indices; the weight is then one
+        # gather per forward pass
         self.register_buffer("index", self._assemble(torch.arange(self.weight.numel())
                                                      .view(self.weight.shape)),
                              persistent=False)
 
-    def _assemble(self, w: Tensor) -> Tensor:
-        """``(C_out, C_in, k, k)`` -> ``(4·C_out, C_in, k, k)``, row ``4c + r`` = rot90(w_c, r)."""
-        return _turns(w).transpose(0, 1).reshape(4 * self.out_fields, self.in_channels,
-                                                 self.kernel_size, self.kernel_size)
-
     def full_weight(self) -> Tensor:
-        """The conv2d weight ``(4·C_out, C_in, k, k)``, row ``4c + r`` = rot90(W_c, r): one
-        gather from the parameters (the layout is precomputed by turning an index tensor)."""
+        """The assembled ``conv2d`` weight: one gather from the parameters."""
         return self.weight.reshape(-1)[self.index]
 
     def forward(self, x: Tensor) -> Tensor:
@@ -159,7 +159,28 @@ class C4LiftConv(nn.Module):
         return F.conv2d(x, self.full_weight(), b, padding=self.kernel_size // 2)
 
 
-class C4GroupConv(nn.Module):
+class C4LiftConv(_C4Conv):
+    """Images ``(B, C_in, H, W)`` -> regular C4 fields ``(B, 4·C_out, H, W)``.
+
+    ``out[c, r] = x ⋆ rot90(W_c, r) + b_c`` ('same' zero padding, odd kernel); the ``conv2d``
+    weight ``(4·C_out, C_in, k, k)`` has row ``4c + r`` = rot90(W_c, r).
+    """
+
+    def __init__(self, in_channels: int, out_fields: int, kernel_size: int = 3,
+                 bias: bool = True) -> None:
+        super().__init__(out_fields, kernel_size)
+        self.in_channels = in_channels
+        self.weight = nn.Parameter(torch.empty(out_fields, in_channels, kernel_size, kernel_size))
+        nn.init.kaiming_uniform_(self.weight, a=math.sqrt(5))
+        self._finish(bias)
+
+    def _assemble(self, w: Tensor) -> Tensor:
+        """``(C_out, C_in, k, k)`` -> ``(4·C_out, C_in, k, k)``, row ``4c + r`` = rot90(w_c, r)."""
+        return _turns(w).transpose(0, 1).reshape(4 * self.out_fields, self.in_channels,
+                                                 self.kernel_size, self.kernel_size)
+
+
+class C4GroupConv(_C4Conv):
     """Regular C4 fields ``(B, 4·C_in, H, W)`` -> ``(B, 4·C_out, H, W)``.
 
     ``out[c, r] = Σ_{c', s} f[c', s] ⋆ rot90(W[c, c', (s − r) mod 4], r) + b_c``: one
@@ -169,19 +190,13 @@ class C4GroupConv(nn.Module):
 
     def __init__(self, in_fields: int, out_fields: int, kernel_size: int = 3,
                  bias: bool = True) -> None:
-        super().__init__()
-        if kernel_size % 2 != 1:
-            raise ValueError(f"kernel_size must be odd for exact quarter-turn equivariance, "
-                             f"got {kernel_size}")
-        self.in_fields, self.out_fields, self.kernel_size = in_fields, out_fields, kernel_size
+        super().__init__(out_fields, kernel_size)
+        self.in_fields = in_fields
         k = kernel_size
         self.weight = nn.Parameter(torch.empty(out_fields, in_fields, 4, k, k))
-        self.bias = nn.Parameter(torch.zeros(out_fields)) if bias else None
         bound = 1.0 / math.sqrt(4 * in_fields * k * k)
         nn.init.uniform_(self.weight, -bound, bound)
-        self.register_buffer("index", self._assemble(torch.arange(self.weight.numel())
-                                                     .view(self.weight.shape)),
-                             persistent=False)
+        self._finish(bias)
 
     def _assemble(self, w: Tensor) -> Tensor:
         """Row block ``r`` = the filter turned by ``r`` with its orientations cycled by ``r``."""
@@ -189,14 +204,6 @@ class C4GroupConv(nn.Module):
         rows = [torch.rot90(torch.roll(w, r, dims=2), r, dims=(-2, -1))
                 for r in range(4)]  # each (C_out, C_in, 4, k, k)
         return torch.stack(rows, 1).reshape(4 * self.out_fields, 4 * self.in_fields, k, k)
-
-    def full_weight(self) -> Tensor:
-        """The conv2d weight ``(4·C_out, 4·C_in, k, k)``: one gather from the parameters."""
-        return self.weight.reshape(-1)[self.index]
-
-    def forward(self, f: Tensor) -> Tensor:
-        b = None if self.bias is None else self.bias.repeat_interleave(4)
-        return F.conv2d(f, self.full_weight(), b, padding=self.kernel_size // 2)
 
 
 def c4_downsample(f: Tensor) -> Tensor:
