@@ -98,7 +98,7 @@ class C4VectorEncoder(nn.Module):
         return u @ t.phasors.to(u.dtype)  # (B, d, 2)
 
 
-class EquivariantAutoEncoder(nn.Module):
+class EquivariantAutoEncoder(AutoEncoder):
     """An autoencoder with an equivariant vector code, made invariant afterwards by norms.
 
     ``x̂ = δ(flatten(V(x)))`` with ``V`` from :class:`C4VectorEncoder` (the decoder takes
@@ -106,8 +106,7 @@ class EquivariantAutoEncoder(nn.Module):
     """
 
     def __init__(self, encoder: C4VectorEncoder, decoder: nn.Module) -> None:
-        super().__init__()
-        self.encoder, self.decoder = encoder, decoder
+        super().__init__(encoder, decoder)
 
     def code(self, x: Tensor) -> Tensor:
         """The equivariant code ``V (B, d, 2)``."""
@@ -118,12 +117,3 @@ class EquivariantAutoEncoder(nn.Module):
 
     def reconstruct(self, x: Tensor) -> Tensor:
         return self.decoder(self.encoder(x).flatten(1))
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.reconstruct(x)
-
-    def loss(self, x: Tensor, out: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
-        """``mean (x̂ − x)²`` with ``x̂ = out`` (computed if ``None``) and its value as logs."""
-        rec = _mse(self(x) if out is None else out, x)
-        value = float(rec.detach())
-        return rec, {"rec": value, "loss": value}
