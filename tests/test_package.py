@@ -4,6 +4,8 @@ import subprocess
 import sys
 from importlib import resources
 
+import pytest
+
 
 def test_version_and_typed_marker():
     import quotient
@@ -18,12 +20,14 @@ def _modules_after(stmt: str) -> set[str]:
     return set(out.stdout.split())
 
 
+@pytest.mark.processes
 def test_import_quotient_is_light():
     """`import quotient` loads no heavy dependency; subpackages load on first use."""
     mods = _modules_after("import quotient")
     assert not {"torch", "matplotlib", "sklearn", "numpy"} & mods
 
 
+@pytest.mark.processes
 def test_core_layers_do_not_import_plotting_or_sklearn():
     mods = _modules_after("import quotient.groups, quotient.actions, quotient.testing")
     assert "torch" in mods
@@ -31,8 +35,6 @@ def test_core_layers_do_not_import_plotting_or_sklearn():
 
 
 def test_unknown_attribute_is_a_clear_error():
-    import pytest
-
     import quotient
 
     with pytest.raises(AttributeError, match="no attribute 'nope'"):

@@ -110,6 +110,7 @@ def test_registry():
         experiments.get("x")
 
 
+@pytest.mark.processes
 def test_import_stays_light():
     code = ("import sys, quotient, quotient.cli, quotient.experiments, quotient.errors; "
             "print(sorted(m for m in ('torch', 'sklearn', 'matplotlib') if m in sys.modules))")

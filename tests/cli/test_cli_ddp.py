@@ -19,8 +19,9 @@ from _cli_helpers import (
     without_timing,
 )
 
-pytestmark = pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
-                                reason="torch.distributed with gloo is not available")
+pytestmark = [pytest.mark.processes,
+              pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
+                                 reason="torch.distributed with gloo is not available")]
 
 DDP_SETTINGS = [*TINY, "dtype=float64", "train.epochs=2", "train.batch_size=16",
                 "max_train_samples=64", "train.checkpoint_every=3", "train.log_every=2"]

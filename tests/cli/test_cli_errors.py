@@ -78,6 +78,7 @@ def test_user_error_is_one_line(case, tmp_path, capsys):
     assert not (tmp_path / "o").exists()
 
 
+@pytest.mark.processes
 def test_user_error_from_the_real_entry_point(tmp_path):
     done = run_quotient("train", "nope", "--out", str(tmp_path / "o"))
     assert done.returncode == 2

@@ -18,6 +18,8 @@ from _cli_helpers import (
     without_timing,
 )
 
+pytestmark = pytest.mark.processes
+
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):

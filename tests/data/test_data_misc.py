@@ -117,6 +117,7 @@ def test_build_script_is_deterministic(tmp_path: Path, capsys: pytest.CaptureFix
 # --- import hygiene -------------------------------------------------------------------------
 
 
+@pytest.mark.processes
 def test_import_is_light() -> None:
     code = (
         "import sys, quotient.data\n"

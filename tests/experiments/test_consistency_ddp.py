@@ -53,6 +53,7 @@ def _worker(rank: int, world_size: int, fraction: float) -> dict:
     return {"logs": (totals / world_size).tolist(), "grads": grads}
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 def test_two_processes_compute_the_global_penalty_and_its_gradient():

@@ -67,6 +67,7 @@ def _worker(rank: int, world_size: int) -> dict:
             "state": net.state_dict()}
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(not dist.is_available() or not dist.is_gloo_available(),
                     reason="torch.distributed with gloo is not available")
 def test_two_processes_give_the_gradient_of_the_global_batch():

@@ -8,6 +8,7 @@ into equal contiguous shares, one per rank.
 
 from __future__ import annotations
 
+import gc
 import hashlib
 import os
 from collections.abc import Mapping
@@ -16,11 +17,13 @@ from typing import Any
 
 import torch
 import torch.distributed as dist
+from torch import nn
 
 from ..errors import ConfigError
 
 __all__ = [
     "DistInfo",
+    "close_process_group",
     "epoch_permutation",
     "mix_seed",
     "rank_share",
@@ -113,10 +116,54 @@ def setup_distributed(device_preference: str = "auto") -> DistInfo:
     return DistInfo(rank, world, local_rank, device, owns_group=True)
 
 
-def teardown_distributed(info: DistInfo) -> None:
-    """Leave the process group if :func:`setup_distributed` joined it."""
+def teardown_distributed(info: DistInfo, *, failed: bool = False) -> None:
+    """Leave the process group if :func:`setup_distributed` joined it (see
+    :func:`close_process_group`). After a failure the ranks do not meet first: the others may
+    be waiting in a collective that this rank will never join."""
     if info.owns_group and dist.is_initialized():
+        close_process_group(barrier=not failed)
+
+
+def _live_wrappers() -> list[nn.parallel.DistributedDataParallel]:
+    return [o for o in gc.get_objects() if isinstance(o, nn.parallel.DistributedDataParallel)]
+
+
+def close_process_group(*, barrier: bool = True, strict: bool = False) -> None:
+    """Destroy the default process group after every DistributedDataParallel wrapper that
+    could still use it is gone.
+
+    Why the order matters: a wrapper owns a C++ ``Reducer``, and the reducer holds the process
+    group. Wrappers outlive the code that built them more often than it seems — the first one a
+    process builds triggers torch's lazy import of ``torch._dynamo``, during which
+    ``torch.fx.wrap`` leaves a reference cycle of frames that keeps the whole calling stack
+    (the wrapper among its locals) alive until the cyclic garbage collector next runs. Destroying
+    the group first leaves the reducer holding a group that is shut down, and whenever the
+    collector then frees it — at some allocation, or while the interpreter shuts down — its
+    destructor tears down the group's gloo state from that arbitrary point; spawned ranks died
+    with SIGABRT ("terminate called without an active exception") that way now and then. A
+    barrier does not help: it orders the ranks, not the objects inside each rank.
+
+    So: collect reference cycles (freeing unreachable wrappers and their reducers while the
+    group is alive), make sure none is left, meet the other ranks, then destroy the group.
+
+    Args:
+        barrier: meet the other ranks before destroying (``False`` after a failure).
+        strict: raise ``RuntimeError`` (after destroying the group) when a wrapper is still
+            referenced; otherwise it is left to its holder. Tests use ``strict=True``.
+    """
+    gc.collect()
+    held = len(_live_wrappers())
+    try:
+        if barrier:
+            dist.barrier()  # no rank closes its connections while another still talks
+    finally:
         dist.destroy_process_group()
+    gc.collect()
+    if held and strict:
+        raise RuntimeError(
+            f"{held} DistributedDataParallel wrapper(s) were still referenced when the process "
+            "group was destroyed; drop every reference to them (and to results that hold them) "
+            "before the distributed code returns")
 
 
 def mix_seed(*parts: int | str) -> int:

@@ -20,6 +20,7 @@ import math
 import os
 import sys
 import time
+import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -244,10 +245,18 @@ class Trainer:
         if resume and self.run_dir is None:
             raise ValueError("resume=True needs a run directory")
         self.info = setup_distributed(self.config.device)
+        failed = True
         try:
-            return self._fit(resume)
+            result = self._fit(resume)
+            failed = False
+            return result
+        except BaseException as exc:
+            # the finished frames of the traceback hold the DistributedDataParallel wrapper;
+            # release it before the process group goes (see close_process_group)
+            traceback.clear_frames(exc.__traceback__)
+            raise
         finally:
-            teardown_distributed(self.info)
+            teardown_distributed(self.info, failed=failed)
 
     def _fit(self, resume: bool) -> FitResult:
         info, cfg, s = self.info, self.config, self.state
