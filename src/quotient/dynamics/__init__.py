@@ -26,10 +26,12 @@ from ..groups import tensor
 from ._errors import SelfCheckError, SubspaceError
 from .basis import BasisCache, EquivariantBasis
 from .compare import Comparison, compare_strategies
+from .conv import SubspaceConv1d, SubspaceConv2d
+from .convert import KernelBasis, convert
 from .examples import Z2Example, population_risk, z2_example
 from .geometry import CompatibilityReport, LayerGeometry
 from .layers import (
-    SubspaceConv2d,
+    SubspaceBias,
     SubspaceLayer,
     SubspaceLinear,
     compatibility,
@@ -46,7 +48,14 @@ from .reps import (
     copies,
     grid_representation,
     identity_representation,
+    permutation_representation,
     representation_action,
+    representation_from_function,
+    representation_from_generators,
+    representation_from_matrices,
+    spatial_representation,
+    standard_representation,
+    trivial_representation,
 )
 from .solver import (
     character_dimension,
@@ -65,6 +74,7 @@ from .spaces import (
     non_orthonormal_kernel_basis,
     support_mask,
 )
+from .spatial import reverse_signal
 from .stability import (
     GrowthReport,
     LocalModel,
@@ -88,14 +98,18 @@ from .training import (
 __all__ = [
     "AUG", "AUG_STOCHASTIC", "CROSS", "EQUI", "NOM", "SKEW", "AdmissibleSpace", "BasisCache",
     "BasisSpace", "CNNSpec", "CompatibilityReport", "EquivariantBasis", "GrowthReport",
-    "KernelBasisSpace", "LayerGeometry", "LocalModel", "MaskSpace", "Objective",
-    "SelfCheckError", "StabilityReport", "Strategy", "SubspaceConv2d", "SubspaceError",
-    "SubspaceLayer", "SubspaceLinear", "Symmetry", "Trajectory", "Z2Example",
-    "Comparison", "channel_image_action", "character_dimension", "compare_strategies",
-    "compatibility", "constraint_matrices", "copies",
+    "KernelBasis", "KernelBasisSpace", "LayerGeometry", "LocalModel", "MaskSpace", "Objective",
+    "SelfCheckError", "StabilityReport", "Strategy", "SubspaceBias", "SubspaceConv1d",
+    "SubspaceConv2d", "SubspaceError", "SubspaceLayer", "SubspaceLinear", "Symmetry",
+    "Trajectory", "Z2Example", "Comparison", "channel_image_action", "character_dimension",
+    "compare_strategies", "compatibility", "constraint_matrices", "convert", "copies",
     "distance_to_E", "equivariance_cnn", "export", "flat_weights", "function_space",
     "grid_representation", "hessian_blocks", "identity_representation",
-    "non_orthonormal_kernel_basis", "perturbation_growth", "population_risk", "project_to_E",
-    "regulariser", "representation_action", "reynolds", "solve_equivariant", "subspace_layers",
-    "subspace_mlp", "substituted_coefficients", "support_mask", "tensor", "train", "z2_example",
+    "non_orthonormal_kernel_basis", "permutation_representation", "perturbation_growth",
+    "population_risk", "project_to_E", "regulariser", "representation_action",
+    "representation_from_function", "representation_from_generators",
+    "representation_from_matrices", "reverse_signal", "reynolds", "solve_equivariant",
+    "spatial_representation", "standard_representation", "subspace_layers", "subspace_mlp",
+    "substituted_coefficients", "support_mask", "tensor", "train", "trivial_representation",
+    "z2_example",
 ]

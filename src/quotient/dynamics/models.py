@@ -18,7 +18,8 @@ from torch import nn
 from ..actions import dihedral_image, rot90_image
 from ..groups import CyclicGroup, DihedralGroup, FiniteGroup, Representation, tensor
 from ._errors import SubspaceError
-from .layers import SubspaceConv2d, SubspaceLinear
+from .conv import SubspaceConv2d
+from .layers import SubspaceLinear
 from .reps import copies, grid_representation, identity_representation
 from .solver import BasisCache
 from .spaces import CROSS, SKEW, non_orthonormal_kernel_basis

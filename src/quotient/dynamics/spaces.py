@@ -152,26 +152,32 @@ class KernelBasisSpace(AdmissibleSpace):
     """Filters ``W[o, i] = Σ_j c[o, i, j] b_j`` from one kernel basis shared by all channels.
 
     Args:
-        shape: ``(c_out, c_in, kh, kw)`` (any leading dimensions; the last two are the kernel).
+        shape: ``(c_out, c_in, kh, kw)`` (any leading dimensions; the last ``kernel_ndim`` are
+            the kernel).
         kernel_basis: ``(m_K, kh, kw)`` or ``(m_K, kh·kw)`` basis vectors ``b_j``, linearly
             independent; orthonormal or not.
+        kernel_ndim: number of kernel dimensions (2 for ``Conv2d``, 1 for ``Conv1d``).
     """
 
-    def __init__(self, shape: Sequence[int], kernel_basis: Tensor) -> None:
+    def __init__(self, shape: Sequence[int], kernel_basis: Tensor, *,
+                 kernel_ndim: int = 2) -> None:
         self.shape = tuple(int(s) for s in shape)
-        t = math.prod(self.shape[-2:])
+        if not 1 <= kernel_ndim < len(self.shape):
+            raise SubspaceError(f"kernel_ndim={kernel_ndim} does not fit weights of shape "
+                                f"{self.shape}")
+        kshape = self.shape[-kernel_ndim:]
+        t = math.prod(kshape)
         b = torch.as_tensor(kernel_basis, dtype=torch.float64)
         b = b.reshape(b.shape[0], -1) if b.dim() >= 2 else b
         if b.dim() != 2 or b.shape[1] != t:
             raise SubspaceError(f"kernel basis of shape {tuple(kernel_basis.shape)} does not fit "
-                                f"{self.shape[-2:]} kernels: pass (m, {self.shape[-2]}, "
-                                f"{self.shape[-1]})")
+                                f"{kshape} kernels: pass (m, {', '.join(map(str, kshape))})")
         check_finite(b, "kernel basis")
         s = torch.linalg.svdvals(b)
         if s.numel() == 0 or float(s[-1]) <= 1e-10 * float(s[0]):
             raise SubspaceError("the kernel basis vectors are linearly dependent (or zero)")
         self.kernel_basis = b.T.contiguous()  # (t, m_K): columns are the b_j
-        self.filters = math.prod(self.shape[:-2])
+        self.filters = math.prod(self.shape[:-kernel_ndim])
         self.m_k = b.shape[0]
         self.n_coef = self.filters * self.m_k
         self.pinv = torch.linalg.pinv(self.kernel_basis)  # (m_K, t)

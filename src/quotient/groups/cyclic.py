@@ -16,7 +16,11 @@ from .so2 import rotation_matrix_2d
 
 
 class CyclicGroup(FiniteGroup):
-    """C_n = ℤ/nℤ. Representations: ``"standard"`` (2×2 rotation by 2πk/n) and ``"regular"``."""
+    """C_n = ℤ/nℤ. Representations: ``"standard"`` (2×2 rotation by 2πk/n), ``"regular"`` and
+    ``"permutation"``: C_n permuting the n vertices of the regular n-gon (vertex ``j`` at angle
+    ``2πj/n`` goes to vertex ``j + k``; ``P[σ(j), j] = 1`` as for S_n). C_n acts simply
+    transitively on the vertices, so this is the regular representation with the vertices as
+    its basis."""
 
     def __init__(self, n: int) -> None:
         if not isinstance(n, int) or n < 1:
@@ -59,7 +63,7 @@ class CyclicGroup(FiniteGroup):
 
     @property
     def representations(self) -> dict[str, int]:
-        return {"standard": 2, "regular": self.n}
+        return {"standard": 2, "regular": self.n, "permutation": self.n}
 
     def _representation(self, g: Tensor, kind: str) -> Tensor:
         if kind == "standard":
@@ -77,7 +81,8 @@ def _shift_matrices(k: Tensor, n: int) -> Tensor:
 
 
 class CyclicShifts(CyclicGroup):
-    """Cyclic shifts of a 1-d grid of ``n`` cells; ``"standard"`` is the ``n × n`` shift matrix.
+    """Cyclic shifts of a 1-d grid of ``n`` cells; ``"standard"`` (and ``"permutation"``) is the
+    ``n × n`` shift matrix.
 
     Matches :func:`quotient.actions.roll_signal`: ``(k·x)[i] = x[i − k]`` (``torch.roll``).
     """
@@ -88,7 +93,7 @@ class CyclicShifts(CyclicGroup):
 
     @property
     def representations(self) -> dict[str, int]:
-        return {"standard": self.n, "regular": self.n, "fourier": 2}
+        return {"standard": self.n, "regular": self.n, "permutation": self.n, "fourier": 2}
 
     def _representation(self, g: Tensor, kind: str) -> Tensor:
         if kind == "fourier":  # the first Fourier mode rotates by 2πk/n

@@ -18,7 +18,10 @@ from .so2 import rotation_matrix_2d
 
 class DihedralGroup(FiniteGroup):
     """D_n of order 2n. Representations: ``"standard"`` (2×2 orthogonal), ``"regular"``,
-    ``"sign"`` (det of the standard representation)."""
+    ``"sign"`` (det of the standard representation) and ``"permutation"`` (n×n): D_n permuting
+    the n vertices of the regular n-gon, vertex ``j`` at angle ``2πj/n``, so that
+    ``r^k s^f`` sends vertex ``j`` to ``k + (−1)^f j`` (mod n) and ``P[σ(j), j] = 1`` as for
+    S_n; the standard representation moves the vertex positions the same way."""
 
     def __init__(self, n: int) -> None:
         if not isinstance(n, int) or n < 1:
@@ -62,11 +65,17 @@ class DihedralGroup(FiniteGroup):
 
     @property
     def representations(self) -> dict[str, int]:
-        return {"standard": 2, "regular": 2 * self.n, "sign": 1}
+        return {"standard": 2, "regular": 2 * self.n, "sign": 1, "permutation": self.n}
 
     def _representation(self, g: Tensor, kind: str) -> Tensor:
         if kind == "regular":
             return self.regular_representation(g)
+        if kind == "permutation":
+            j = torch.arange(self.n)
+            sign = 1 - 2 * g[:, 1:2].long()
+            image = torch.remainder(g[:, :1].long() + sign * j[None, :], self.n)  # σ(j)
+            out = torch.zeros(g.shape[0], self.n, self.n, dtype=DEFAULT_DTYPE)
+            return out.scatter_(1, image[:, None, :], 1.0)
         f = g[:, 1].to(DEFAULT_DTYPE)
         if kind == "sign":
             return (1 - 2 * f)[:, None, None]

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Element, Group
+from ._base import DEFAULT_DTYPE, Element, Group, batch_size, repeat_element
 
 
 def _kron(a: Tensor, b: Tensor) -> Tensor:
@@ -152,3 +152,191 @@ def act_on_maps(rep_in: Representation, rep_out: Representation, g: Element,
                 a: Tensor) -> Tensor:
     """``ρ_out(g) A ρ_in(g)⁻¹`` for maps ``a`` of shape ``(batch, d_out, d_in)``."""
     return rep_out(g).to(a.dtype) @ a @ torch.linalg.inv(rep_in(g).to(a.dtype))
+
+
+# -- public constructors ------------------------------------------------------------------
+def representation_from_function(group: Group, matrices: Callable[[Element], Tensor], dim: int,
+                                 name: str = "custom", *,
+                                 lie: Tensor | None = None) -> Representation:
+    """A representation from a function ``g ↦ ρ(g)`` (batched: ``(batch, d, d)``).
+
+    Args:
+        group: the group.
+        matrices: the function; it must be a homomorphism (not checked here — see
+            :func:`representation_from_matrices` for a checked constructor).
+        dim: ``d``.
+        name: a readable name.
+        lie: ``dρ(X_k)`` for the group's Lie-algebra basis, ``(k, d, d)``; ``None`` for finite
+            groups (no generators).
+    """
+    if dim < 1:
+        raise ValueError(f"a representation needs dimension >= 1, got {dim}")
+    k = int(group.lie_algebra("trivial").shape[0])
+    gens = torch.zeros(k, dim, dim, dtype=DEFAULT_DTYPE) if lie is None else \
+        torch.as_tensor(lie, dtype=DEFAULT_DTYPE)
+    if tuple(gens.shape) != (k, dim, dim):
+        raise ValueError(f"lie must have shape ({k}, {dim}, {dim}) for {group.name}, got "
+                         f"{tuple(gens.shape)}")
+    return Representation(group, dim, name, matrices, lambda: gens)
+
+
+def _finite(group: Group, what: str) -> None:
+    if not group.is_finite:
+        raise ValueError(f"{what} needs a finite group (all elements are listed); {group.name} is "
+                         "not finite — use representation_from_function with Lie generators")
+
+
+def _check_homomorphism(group: Group, mats: Tensor, name: str, atol: float) -> None:
+    """``ρ(g h) = ρ(g) ρ(h)`` for every element ``g`` and generator ``h`` (which gives it for all
+    ``h`` by induction), and ``ρ(e) = I``."""
+    allg = group.elements()  # type: ignore[attr-defined]
+    n, d = mats.shape[0], mats.shape[-1]
+    gens = group.generators()  # type: ignore[attr-defined]
+    m = batch_size(gens)
+    eye = torch.eye(d, dtype=DEFAULT_DTYPE)
+    if float((mats[0] - eye).abs().max()) > atol:
+        raise ValueError(f"{name}: the matrix of the identity (the first element) is not I")
+    prod = group.compose(repeat_element(allg, m), _tile_batch(gens, n))
+    idx = group.index(prod).reshape(n, m)  # type: ignore[attr-defined]
+    gen_idx = group.index(gens)  # type: ignore[attr-defined]
+    err = (mats[idx] - mats[:, None] @ mats[gen_idx][None]).abs().max()
+    if float(err) > atol:
+        raise ValueError(f"{name}: these matrices are not a representation of {group.name}: "
+                         f"ρ(g h) differs from ρ(g) ρ(h) by {float(err):.2e} for a generator h "
+                         "(check the element order: group.elements())")
+
+
+def _tile_batch(g: Element, n: int) -> Element:
+    if isinstance(g, tuple):
+        return tuple(_tile_batch(p, n) for p in g)
+    return g.repeat(n, *([1] * (g.dim() - 1)))
+
+
+def representation_from_matrices(group: Group, matrices: Tensor, name: str = "custom", *,
+                                 check: bool = True, atol: float = 1e-9) -> Representation:
+    """The representation of a finite group given by one matrix per element.
+
+    Args:
+        group: a finite group.
+        matrices: ``(|G|, d, d)``, ``matrices[i] = ρ(group.elements()[i])`` (identity first).
+        name: a readable name.
+        check: verify ``ρ(g h) = ρ(g) ρ(h)`` for all elements ``g`` and generators ``h``.
+        atol: tolerance of that check.
+
+    Raises:
+        ValueError: not a finite group, wrong shape, non-finite entries, or (``check``) the
+            matrices are not a homomorphism.
+    """
+    _finite(group, "representation_from_matrices")
+    mats = torch.as_tensor(matrices, dtype=DEFAULT_DTYPE).clone()
+    n = group.order  # type: ignore[attr-defined]
+    if mats.dim() != 3 or mats.shape[0] != n or mats.shape[1] != mats.shape[2]:
+        raise ValueError(f"matrices must have shape ({n}, d, d) — one square matrix per element "
+                         f"of {group.name} in group.elements() order — got {tuple(mats.shape)}")
+    if not bool(torch.isfinite(mats).all()):
+        raise ValueError("matrices contain NaN or infinite values")
+    if check:
+        _check_homomorphism(group, mats, name, atol)
+    d = mats.shape[-1]
+
+    def lookup(g: Element) -> Tensor:
+        if batch_size(g) == 0:
+            return torch.zeros(0, d, d, dtype=DEFAULT_DTYPE)
+        return mats[group.index(g)]  # type: ignore[attr-defined]
+
+    return representation_from_function(group, lookup, d, name)
+
+
+def representation_from_generators(group: Group, generators: Tensor, name: str = "custom", *,
+                                   atol: float = 1e-9) -> Representation:
+    """The representation of a finite group fixed by the images of its generators.
+
+    ``ρ`` is extended to every element along the Cayley graph (breadth first from the identity,
+    ``ρ(g h) = ρ(g) ρ(h)`` for generators ``h``); it is well defined iff the matrices satisfy the
+    group's relations, which is checked on every edge of the graph.
+
+    Args:
+        group: a finite group.
+        generators: ``(m, d, d)`` with ``generators[j] = ρ(group.generators()[j])``.
+        name: a readable name.
+        atol: tolerance of the relation check.
+
+    Raises:
+        ValueError: not a finite group, the wrong number or shape of matrices, or matrices that
+            violate a relation (e.g. ``r⁴ = e`` for C4).
+    """
+    _finite(group, "representation_from_generators")
+    gens = group.generators()  # type: ignore[attr-defined]
+    m = batch_size(gens)
+    mats = torch.as_tensor(generators, dtype=DEFAULT_DTYPE)
+    if mats.dim() != 3 or mats.shape[0] != m or mats.shape[1] != mats.shape[2]:
+        raise ValueError(f"{group.name} has {m} generators (group.generators()); pass ({m}, d, d) "
+                         f"matrices, got {tuple(mats.shape)}")
+    if not bool(torch.isfinite(mats).all()):
+        raise ValueError("generator matrices contain NaN or infinite values")
+    n, d = group.order, mats.shape[-1]  # type: ignore[attr-defined]
+    allg = group.elements()  # type: ignore[attr-defined]
+    nxt = group.index(group.compose(repeat_element(allg, m), _tile_batch(gens, n))).reshape(
+        n, m).tolist()  # type: ignore[attr-defined]
+    table: list[Tensor | None] = [None] * n
+    table[0] = torch.eye(d, dtype=DEFAULT_DTYPE)
+    frontier = [0]
+    while frontier:
+        new = []
+        for g in frontier:
+            for j in range(m):
+                h = nxt[g][j]
+                if table[h] is None:
+                    table[h] = table[g] @ mats[j]  # type: ignore[operator]
+                    new.append(h)
+        frontier = new
+    if any(t is None for t in table):  # pragma: no cover - generators() generates by contract
+        raise ValueError(f"group.generators() of {group.name} do not generate the group")
+    full = torch.stack(table)  # type: ignore[arg-type]
+    _check_homomorphism(group, full, name, atol)
+    return representation_from_matrices(group, full, name, check=False)
+
+
+def standard_representation(group: Group) -> Representation:
+    """The standard representation in the textbook sense.
+
+    For ``S_n`` this is the ``(n − 1)``-dimensional irreducible representation on the sum-zero
+    vectors ``{x ∈ ℝⁿ : Σ x_i = 0}``, written in the orthonormal Helmert basis
+    ``u_k = (1, …, 1, −k, 0, …, 0)/√(k(k+1))`` (``k`` ones), ``k = 1..n−1``:
+    ``ρ(σ) = Uᵀ P_σ U`` with ``U = [u_1 … u_{n−1}]``. (``group.rep("standard")`` of
+    :class:`~quotient.groups.SymmetricGroup` is the ``n × n`` permutation representation,
+    ``P = 1 ⊕ standard``; it keeps that meaning for existing callers.) For every other group
+    this is ``group.rep("standard")`` (rotations of the plane for C_n and D_n, of space for
+    SO(3), ...).
+    """
+    from .symmetric import SymmetricGroup
+
+    if not isinstance(group, SymmetricGroup):
+        return group.rep("standard")
+    n = group.n
+    if n < 2:
+        raise ValueError("S_1 has no standard representation (dimension n − 1 = 0)")
+    u = torch.zeros(n, n - 1, dtype=DEFAULT_DTYPE)
+    for k in range(1, n):
+        u[:k, k - 1] = 1.0
+        u[k, k - 1] = -float(k)
+        u[:, k - 1] /= (k * (k + 1)) ** 0.5
+    perm = group.rep("permutation")
+
+    def matrices(g: Element) -> Tensor:
+        return u.T @ perm(g).to(DEFAULT_DTYPE) @ u
+
+    return representation_from_function(group, matrices, n - 1, "standard")
+
+
+def permutation_representation(group: Group) -> Representation:
+    """The permutation representation on the group's natural set: ``S_n`` on ``{0..n−1}``,
+    ``C_n`` and ``D_n`` on the ``n`` vertices of the regular n-gon (``P[σ(j), j] = 1``).
+
+    Raises:
+        ValueError: the group has no ``"permutation"`` kind.
+    """
+    if "permutation" not in group.representations:
+        raise ValueError(f"{group.name} has no natural permutation representation; build one "
+                         "with representation_from_generators")
+    return group.rep("permutation")
