@@ -16,7 +16,9 @@ __all__ = [
     "DataError",
     "QuotientError",
     "RunDirError",
+    "StorageError",
     "TrainingError",
+    "UnsafeFileError",
 ]
 
 
@@ -36,8 +38,18 @@ class CheckpointError(QuotientError):
     """A checkpoint file is unreadable (corrupt or truncated) or does not fit the run."""
 
 
+class UnsafeFileError(CheckpointError, DataError):
+    """A file from elsewhere holds pickled Python objects (which could run code when loaded);
+    it is refused and nothing in it is executed."""
+
+
 class RunDirError(QuotientError):
     """A run directory is in the wrong state for the request (exists, missing, not a run)."""
+
+
+class StorageError(QuotientError, OSError):
+    """A file could not be written (the disk is full, the folder is read-only or not ours);
+    what was saved before is intact. Also an :class:`OSError`."""
 
 
 class TrainingError(QuotientError):

@@ -74,7 +74,8 @@ DATA_CASES = {
                         "has no array 'labels' (it holds: images"),
     "misspelt images array": (lambda p: _npz(p, image=_digits(), labels=_labels()), [],
                               "has no array 'images'"),
-    "object arrays": (_object_array, [], "holds object arrays"),
+    "object arrays": (_object_array, [], "holds pickled Python objects (object arrays), and "
+                      "unpickling them could run code"),
     "images flat (N, 784)": (lambda p: _npz(p, images=np.zeros((20, 784), np.uint8),
                                             labels=_labels()), [],
                              "images must be (N, H, W) or (N, C, H, W), got shape (20, 784)"),

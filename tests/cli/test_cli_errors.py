@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from _cli_helpers import run_quotient
@@ -54,7 +55,14 @@ CASES = {
     "evaluate without checkpoint": (["evaluate", "{tmp}/run"], "no checkpoint in"),
     "overwrite a non-run": (["train", "digits-c4", "--out", "{tmp}/notes", "--overwrite"],
                             "is not empty and does not hold a quotient run"),
+    "out under a regular file": (["train", "digits-c4", "--out", "{tmp}/notes/notes.txt/run"],
+                                 "cannot create run directory {tmp}/notes/notes.txt/run: Not a "
+                                 "directory; choose a --out in a folder you can write to"),
 }
+if Path("/sys/kernel").is_dir():  # a file system nobody may create folders in (Linux)
+    CASES["out under /sys"] = (["train", "digits-c4", "--out", "/sys/quotient-run/o"],
+                               "cannot create run directory /sys/quotient-run/o: Operation not "
+                               "permitted; choose a --out in a folder you can write to")
 
 
 @pytest.mark.parametrize("case", list(CASES))

@@ -8,7 +8,7 @@ import pickle
 import pytest
 import torch
 
-from quotient.errors import CheckpointError
+from quotient.errors import CheckpointError, UnsafeFileError
 from quotient.train import (
     checkpoint_path,
     list_checkpoints,
@@ -55,8 +55,11 @@ def test_damaged_latest_falls_back_to_previous(three, damage, caplog):
     bad.write_bytes(bytes(data))
     with pytest.raises(CheckpointError, match="ckpt-3.pt"):
         load_checkpoint(bad)
+    before = sorted(p.name for p in three.iterdir())
+    assert load_latest_checkpoint(three)[1].name == "ckpt-2.pt"
+    assert sorted(p.name for p in three.iterdir()) == before, "reading must not rename"
     with caplog.at_level(logging.WARNING, logger="quotient.train"):
-        found = load_latest_checkpoint(three)
+        found = load_latest_checkpoint(three, set_aside=True)
     assert found is not None
     state, path = found
     assert path.name == "ckpt-2.pt" and state["step"] == 2
@@ -66,11 +69,17 @@ def test_damaged_latest_falls_back_to_previous(three, damage, caplog):
     assert (three / "ckpt-3.pt.corrupt").read_bytes() == bytes(data), "bad file must be kept"
 
 
-def test_all_damaged_is_an_error(tmp_path):
+def test_all_damaged_is_one_line_naming_every_file(tmp_path, caplog):
     (tmp_path / "ckpt-1.pt").write_bytes(b"junk")
-    with pytest.raises(CheckpointError, match="no readable checkpoint"):
-        load_latest_checkpoint(tmp_path)
-    assert (tmp_path / "ckpt-1.pt.corrupt").exists()
+    (tmp_path / "ckpt-2.pt").write_bytes(b"")
+    with caplog.at_level(logging.WARNING, logger="quotient.train"):
+        with pytest.raises(CheckpointError) as info:
+            load_latest_checkpoint(tmp_path, set_aside=True)
+    message = str(info.value)
+    assert "\n" not in message and not caplog.records, "one line, no warnings before it"
+    assert message.startswith(f"no readable checkpoint in {tmp_path} (ckpt-2.pt, ckpt-1.pt: ")
+    assert message.endswith("start again with --overwrite")
+    assert (tmp_path / "ckpt-1.pt.corrupt").exists() and (tmp_path / "ckpt-2.pt.corrupt").exists()
 
 
 def test_empty_folder_has_no_checkpoint(tmp_path):
@@ -87,9 +96,16 @@ def test_code_in_a_checkpoint_is_not_executed(tmp_path, capsys):
     path = tmp_path / "ckpt-1.pt"
     torch.save({"format": "quotient-checkpoint-v1", "x": _Payload()}, path,
                pickle_protocol=pickle.DEFAULT_PROTOCOL)
-    with pytest.raises(CheckpointError, match="unreadable"):
+    with pytest.raises(UnsafeFileError, match="refused to load checkpoint .*could run code"):
         load_checkpoint(path)
     assert "must never run" not in capsys.readouterr().out
+
+
+def test_a_planted_checkpoint_is_refused_not_skipped(three):
+    torch.save({"format": "quotient-checkpoint-v1", "x": _Payload()}, three / "ckpt-9.pt")
+    with pytest.raises(UnsafeFileError, match="ckpt-9.pt"):
+        load_latest_checkpoint(three, set_aside=True)
+    assert (three / "ckpt-9.pt").exists(), "a planted file is not renamed as if damaged"
 
 
 def test_a_foreign_torch_file_is_not_a_checkpoint(tmp_path):

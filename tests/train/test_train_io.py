@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
 
 import pytest
 
-from quotient.errors import RunDirError
+from quotient.errors import RunDirError, StorageError
 from quotient.train import RunDir, atomic_write_bytes, atomic_write_json, atomic_write_text
 
 
@@ -18,18 +20,27 @@ def test_atomic_write_replaces_content(tmp_path):
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"], "temporary file left behind"
 
 
-def test_atomic_write_failing_midway_keeps_old_file(tmp_path):
+def test_a_full_disk_midway_keeps_the_old_file_and_says_so(tmp_path, monkeypatch):
     path = tmp_path / "data.bin"
     atomic_write_text(path, "old content")
 
-    def writer(handle):
-        handle.write(b"partial new cont")
-        raise OSError("disk full")
+    def no_space(fd):  # the first half is written, then the disk is full
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
 
-    with pytest.raises(OSError, match="disk full"):
-        atomic_write_bytes(path, writer)
+    monkeypatch.setattr(os, "fsync", no_space)
+    with pytest.raises(StorageError, match=r"could not write .*data.bin: No space left on "
+                                           r"device; the disk is full; free some space"):
+        atomic_write_bytes(path, b"new content")
     assert path.read_text() == "old content"
     assert [p.name for p in tmp_path.iterdir()] == ["data.bin"], "temporary file left behind"
+
+
+def test_the_fault_hook_fails_only_matching_files(tmp_path, monkeypatch):
+    monkeypatch.setenv("QUOTIENT_DEBUG_FAIL_WRITE", "ckpt-")
+    atomic_write_text(tmp_path / "metrics.json", "{}")
+    with pytest.raises(StorageError, match="ckpt-4.pt: No space left on device"):
+        atomic_write_bytes(tmp_path / "ckpt-4.pt", b"x" * 100)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["metrics.json"]
 
 
 def test_rundir_layout_and_metrics(tmp_path):

@@ -112,7 +112,7 @@ def _resolve_config(args: argparse.Namespace, exp: Any, kind: str) -> tuple[Any,
 
 
 def _run(args: argparse.Namespace, kind: str) -> int:
-    from .. import __version__, experiments
+    from .. import experiments
 
     exp = experiments.get(args.experiment, kind)
     if args.resume and args.overwrite:
@@ -122,9 +122,6 @@ def _run(args: argparse.Namespace, kind: str) -> int:
             f"the following argument is required: --out (see 'quotient {kind} --help')")
     config, saved = _resolve_config(args, exp, kind)
 
-    import torch
-
-    from ..report import build_report
     from ..train import RunDir, config_to_dict
 
     resolved = config_to_dict(config)
@@ -133,7 +130,17 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         return 0
     if exp.check is not None:
         exp.check(config)
-    run_dir = RunDir(args.out, resume=args.resume, overwrite=args.overwrite)
+    with RunDir(args.out, resume=args.resume, overwrite=args.overwrite) as run_dir:
+        return _train_in(run_dir, args, exp, kind, config, saved, resolved)
+
+
+def _train_in(run_dir: Any, args: argparse.Namespace, exp: Any, kind: str, config: Any,
+              saved: dict | None, resolved: dict[str, Any]) -> int:
+    import torch
+
+    from .. import __version__
+    from ..report import build_report
+
     if saved is not None and saved["config"] != resolved:
         changed = sorted(k for k in set(saved["config"]) | set(resolved)
                          if saved["config"].get(k) != resolved.get(k))
@@ -172,22 +179,31 @@ def cmd_dynamics(args: argparse.Namespace) -> int:
     return _run(args, "dynamics")
 
 
-def _open_run(path: str) -> tuple[Any, dict[str, Any]]:
+def _open_run(path: str) -> tuple[Any, dict[str, Any], Any]:
+    """The run directory, its saved config and its experiment; one-line errors when the run
+    names an experiment this version lacks, and a warning when another version wrote it."""
+    from .. import __version__, experiments
     from ..train import RunDir
 
     run_dir = RunDir.open(path)
     saved = run_dir.read_config()
-    if not saved.get("experiment"):
+    name, kind = saved.get("experiment"), saved.get("kind", "train")
+    if not name:
         raise RunDirError(f"{path}/config.json names no experiment; it was not written here")
-    return run_dir, saved
+    written = (saved.get("versions") or {}).get("quotient")
+    by = f"written by quotient {written}" if written else "written by an unknown version"
+    if kind not in experiments.KINDS or name not in experiments.names(kind):
+        raise RunDirError(
+            f"{path}/config.json names {kind} experiment {name!r}, which quotient {__version__} "
+            f"does not have ({by}); use the version that wrote it")
+    if written and written != __version__:
+        log.warning("%s was %s; this is quotient %s", path, by, __version__)
+    return run_dir, saved, experiments.get(name, kind)
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
     """``quotient evaluate DIR``."""
-    from .. import experiments
-
-    run_dir, saved = _open_run(args.dir)
-    exp = experiments.get(saved["experiment"], saved.get("kind", "train"))
+    run_dir, _, exp = _open_run(args.dir)
     if exp.evaluate is None:
         raise ConfigError(f"experiment {exp.name!r} has no evaluate step")
     metrics = exp.evaluate(run_dir)
@@ -201,7 +217,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     """``quotient report DIR``."""
     from ..report import build_report
 
-    run_dir, _ = _open_run(args.dir)
+    run_dir, _, _ = _open_run(args.dir)
     md_path, html_path = build_report(run_dir)
     print(f"wrote {md_path} and {html_path}")
     return 0

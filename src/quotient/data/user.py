@@ -17,8 +17,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from quotient.errors import DataError, MissingDataError
-
+from ..errors import DataError, MissingDataError, UnsafeFileError
 from .mnist import ImageData, images_to_float
 
 __all__ = ["check_labels", "load_image_file", "load_point_file", "read_npz"]
@@ -64,6 +63,11 @@ def read_npz(path: str | os.PathLike[str], required: tuple[str, ...]) -> dict[st
     except (zipfile.BadZipFile, OSError, EOFError) as err:
         raise DataError(f"data file {p} is not a readable .npz archive ({err}); {hint}") from err
     except ValueError as err:  # object arrays need pickle, which we refuse
+        if "allow_pickle" in str(err):
+            raise UnsafeFileError(
+                f"refused to read data file {p}: it holds pickled Python objects (object "
+                "arrays), and unpickling them could run code; store plain numeric arrays") \
+                from None
         raise DataError(f"data file {p} holds object arrays or corrupt entries ({err}); store "
                         "plain numeric arrays") from err
 

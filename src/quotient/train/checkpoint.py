@@ -4,22 +4,28 @@ Files are named ``ckpt-<step>.pt``. They are loaded with ``torch.load(..., weigh
 so a checkpoint from elsewhere is read as data and never runs code. Each checkpoint carries a
 digest of its whole content (torch's format does not check tensor data), so flipped bytes are
 caught as well as truncation. A file that cannot be read or does not match its digest raises
-:class:`~quotient.errors.CheckpointError` naming it; :func:`load_latest_checkpoint` then renames
-it to ``*.corrupt`` (never deleting it), logs a warning and falls back to the previous good one.
+:class:`~quotient.errors.CheckpointError` naming it; :func:`load_latest_checkpoint` then falls
+back to the previous good one with a warning (and, when resuming a training, renames the bad one
+to ``*.corrupt``, never deleting it). A file holding pickled objects other than plain data is
+refused outright with :class:`~quotient.errors.UnsafeFileError`: nothing in it is executed.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import logging
 import os
+import pickle
+import pickletools
 import re
+import zipfile
 from pathlib import Path
 from typing import Any
 
 import torch
 
-from ..errors import CheckpointError
+from ..errors import CheckpointError, UnsafeFileError
 from .io import atomic_write_bytes
 
 __all__ = [
@@ -40,6 +46,31 @@ FORMAT = "quotient-checkpoint-v1"
 """Value of the ``format`` key every checkpoint written here carries."""
 
 _NAME = re.compile(r"^ckpt-(\d+)\.pt$")
+_SAFE_MODULES = ("torch", "collections")  # what torch.save itself refers to
+
+
+def _foreign_globals(path: Path) -> list[str]:
+    """The names outside torch that the pickle inside a torch zip file refers to (the objects
+    it would construct or call), read with :mod:`pickletools` — parsed, never executed. Empty
+    for a file that is no well-formed torch zip (that is damage, not a planted object)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            name = next((n for n in archive.namelist() if n.endswith("/data.pkl")), None)
+            if name is None:
+                return []
+            stream = archive.read(name)
+        strings: list[str] = []
+        found: list[str] = []
+        for op, arg, _ in pickletools.genops(stream):
+            if op.name in ("GLOBAL", "INST"):
+                found.append(str(arg).replace(" ", "."))
+            elif op.name == "STACK_GLOBAL" and len(strings) >= 2:
+                found.append(f"{strings[-2]}.{strings[-1]}")
+            elif isinstance(arg, str):
+                strings.append(arg)
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError, KeyError):
+        return []
+    return sorted({g for g in found if g.split(".")[0] not in _SAFE_MODULES})
 
 
 def checkpoint_path(folder: str | os.PathLike[str], step: int) -> Path:
@@ -94,7 +125,9 @@ def save_checkpoint(path: str | os.PathLike[str], state: dict[str, Any]) -> Path
     unrelated file and detect corrupted bytes.
     """
     payload = {"format": FORMAT, "digest": state_digest(state), **state}
-    return atomic_write_bytes(path, lambda handle: torch.save(payload, handle))
+    buffer = io.BytesIO()  # serialise first, so a failing disk surfaces as one clear OSError
+    torch.save(payload, buffer)
+    return atomic_write_bytes(path, buffer.getvalue())
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -109,7 +142,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         raise CheckpointError(f"checkpoint {path} does not exist")
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
-    except Exception as exc:  # any failure to parse the file means the data is bad
+    except pickle.UnpicklingError as exc:
+        foreign = _foreign_globals(path)
+        if foreign:
+            raise UnsafeFileError(
+                f"refused to load checkpoint {path}: it holds Python objects other than tensors "
+                f"and plain data ({', '.join(foreign[:3])}), and unpickling them could run code; "
+                "quotient never writes such files, so it came from elsewhere — remove it, or "
+                "start again with --overwrite") from None
+        reason = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise CheckpointError(
+            f"checkpoint {path} is unreadable (corrupt or truncated): {reason}") from exc
+    except Exception as exc:  # any other failure to parse the file means the data is bad
         reason = " ".join(str(exc).split())[:200] or type(exc).__name__
         raise CheckpointError(
             f"checkpoint {path} is unreadable (corrupt or truncated): {reason}") from exc
@@ -134,29 +178,42 @@ def _set_aside(path: Path) -> Path:
 
 
 def load_latest_checkpoint(
-    folder: str | os.PathLike[str], *, set_aside: bool = True
+    folder: str | os.PathLike[str], *, set_aside: bool = False
 ) -> tuple[dict[str, Any], Path] | None:
     """Load the newest readable checkpoint in ``folder``; ``None`` when there is none.
 
-    A checkpoint that cannot be read is reported with a warning, renamed to ``*.corrupt``
-    (when ``set_aside``) and skipped in favour of the previous one.
+    A damaged checkpoint (corrupt or truncated, e.g. by a crash) is skipped in favour of the
+    previous one, with a warning naming it; with ``set_aside`` (training resumes do this) it is
+    also renamed to ``*.corrupt``, never deleted. Reading alone never changes the folder.
 
     Raises:
-        CheckpointError: checkpoints exist but none of them can be read.
+        UnsafeFileError: a checkpoint holds objects other than plain data (refused outright:
+            that is not damage, the file came from elsewhere).
+        CheckpointError: checkpoints exist but none of them can be read (one line naming them).
     """
     candidates = list_checkpoints(folder)
-    errors: list[str] = []
+    damaged: list[tuple[Path, CheckpointError]] = []
     for _, path in reversed(candidates):
         try:
-            return load_checkpoint(path), path
+            state = load_checkpoint(path)
+        except UnsafeFileError:
+            raise
         except CheckpointError as exc:
-            errors.append(str(exc))
-            moved = _set_aside(path) if set_aside else path
-            log.warning("%s; set aside as %s, trying the previous checkpoint", exc, moved.name)
-    if errors:
+            damaged.append((path, exc))
+            continue
+        for bad, exc in damaged:
+            moved = f"; set aside as {_set_aside(bad).name}" if set_aside else ""
+            log.warning("%s%s; using %s", exc, moved, path.name)
+        return state, path
+    if damaged:
+        names = ", ".join(p.name for p, _ in damaged)
+        if set_aside:
+            for bad, _ in damaged:
+                _set_aside(bad)
+        first = str(damaged[0][1]).split(": ", 1)[-1] if len(damaged) == 1 else "all damaged"
         raise CheckpointError(
-            f"no readable checkpoint in {folder}: " + "; ".join(errors)
-            + "; start again with --overwrite")
+            f"no readable checkpoint in {folder} ({names}: {first}); start again with "
+            "--overwrite")
     return None
 
 
@@ -176,7 +233,7 @@ def load_model_state(run_dir: Any, model: torch.nn.Module) -> dict[str, Any]:
         CheckpointError: no checkpoint, none readable, or weights that do not fit ``model``.
     """
     folder = Path(getattr(run_dir, "checkpoints_dir", run_dir))
-    found = load_latest_checkpoint(folder)
+    found = load_latest_checkpoint(folder)  # reading never renames or deletes
     if found is None:
         raise CheckpointError(f"no checkpoint in {folder}; train the run first")
     state, path = found

@@ -161,7 +161,8 @@ class Trainer:
             for leftover in run_dir.checkpoints_dir.glob(".ckpt-*.tmp"):
                 log.info("removing %s, left by an interrupted save", leftover.name)
                 leftover.unlink(missing_ok=True)
-        found = load_latest_checkpoint(run_dir.checkpoints_dir) if info.is_main else None
+        found = (load_latest_checkpoint(run_dir.checkpoints_dir, set_aside=True)
+                 if info.is_main else None)
         if info.distributed:  # every rank loads the file rank 0 chose
             chosen = [str(found[1]) if found else None]
             dist.broadcast_object_list(chosen, src=0)

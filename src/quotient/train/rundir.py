@@ -3,6 +3,7 @@
 Layout::
 
     DIR/.quotient-run    marker: this folder is a run directory (safe to --overwrite)
+    DIR/.quotient-lock   held (flock) by the process writing the run; a second one refuses
     DIR/config.json      full resolved config (written at start)
     DIR/metrics.jsonl    one JSON object per logged step or epoch
     DIR/metrics.csv      the same records as a table (written at checkpoints and at the end)
@@ -12,7 +13,9 @@ Layout::
     DIR/report.md, DIR/report.html
 
 Every file is written atomically. Under ``torchrun`` only rank 0 writes; other ranks get a
-read-only view of the same folder.
+read-only view of the same folder. The writing process holds an exclusive lock on the folder
+(``flock``, released by the operating system when the process ends, even by SIGKILL), so two
+trainings on the same ``--out`` never interleave: the second one refuses to start.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ METRICS_JSONL = "metrics.jsonl"
 METRICS_CSV = "metrics.csv"
 METRICS_JSON = "metrics.json"
 MARKER = ".quotient-run"
+LOCK = ".quotient-lock"
 CHECKPOINTS = "checkpoints"
 PLOTS = "plots"
 
@@ -75,6 +79,8 @@ class RunDir:
         self.path = Path(path)
         self.rank = env_rank() if rank is None else rank
         self.resume = resume
+        self.read_only = False
+        self._lock: _Lock | None = None
         self.last_fit: Any = None
         """The :class:`~quotient.train.FitResult` of the latest ``fit`` into this run, if any."""
         if resume and overwrite:
@@ -83,8 +89,17 @@ class RunDir:
             raise RunDirError(f"{self.path} exists and is not a directory; choose another --out")
         if not self.is_writer:
             return
+        try:
+            self._prepare(resume, overwrite)
+        except OSError as exc:
+            self.close()
+            raise RunDirError(
+                f"cannot create run directory {self.path}: {exc.strerror or exc}; choose a "
+                "--out in a folder you can write to") from None
+
+    def _prepare(self, resume: bool, overwrite: bool) -> None:
         holds_run = self.holds_run(self.path)
-        non_empty = self.path.is_dir() and any(self.path.iterdir())
+        non_empty = self.path.is_dir() and any(c.name != LOCK for c in self.path.iterdir())
         if resume:
             if not holds_run:
                 raise RunDirError(
@@ -99,8 +114,10 @@ class RunDir:
                 raise RunDirError(
                     f"run directory {self.path} already holds a run; pass --resume to continue "
                     "it or --overwrite to replace it")
-            self._clear()
         self.path.mkdir(parents=True, exist_ok=True)
+        self._lock = _Lock.acquire(self.path / LOCK)  # before anything is cleared or written
+        if non_empty and overwrite and not resume:
+            self._clear()
         marker = self.path / MARKER
         if not marker.exists():
             atomic_write_text(marker, "quotient run directory\n")
@@ -108,15 +125,32 @@ class RunDir:
         self.plots_dir.mkdir(exist_ok=True)
 
     @classmethod
-    def open(cls, path: str | os.PathLike[str]) -> RunDir:
-        """Open an existing run for reading (evaluation, reports); nothing is cleared.
+    def open(cls, path: str | os.PathLike[str], *, read_only: bool = False) -> RunDir:
+        """Open an existing run for evaluation or reports: no folder is created, nothing is
+        cleared or locked. With ``read_only`` nothing is ever written either (``write_*``
+        calls do nothing), e.g. to inspect a run while it trains.
 
         Raises:
             RunDirError: ``path`` does not hold a run.
         """
         if not (Path(path) / CONFIG).is_file():
             raise RunDirError(f"{path} does not hold a quotient run (no {CONFIG} there)")
-        return cls(path, resume=True)
+        rd = cls.__new__(cls)
+        rd.path, rd.rank, rd.resume, rd.read_only = Path(path), env_rank(), True, read_only
+        rd._lock, rd.last_fit = None, None
+        return rd
+
+    def close(self) -> None:
+        """Release the lock on the folder (also released when the process ends)."""
+        if self._lock is not None:
+            self._lock.release()
+            self._lock = None
+
+    def __enter__(self) -> RunDir:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     @staticmethod
     def holds_run(path: str | os.PathLike[str]) -> bool:
@@ -125,8 +159,8 @@ class RunDir:
 
     @property
     def is_writer(self) -> bool:
-        """Whether this process writes files (rank 0)."""
-        return self.rank == 0
+        """Whether this process writes files (rank 0, unless opened read-only)."""
+        return self.rank == 0 and not self.read_only
 
     @property
     def checkpoints_dir(self) -> Path:
@@ -148,6 +182,8 @@ class RunDir:
 
     def _clear(self) -> None:
         for child in self.path.iterdir():
+            if child.name == LOCK:
+                continue
             if child.is_dir() and not child.is_symlink():
                 shutil.rmtree(child)
             else:
@@ -242,3 +278,47 @@ def _read_json(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict):
         raise RunDirError(f"{path} should hold a JSON object, found {type(data).__name__}")
     return data
+
+
+class _Lock:
+    """An exclusive ``flock`` on a file, shared by every :class:`RunDir` of this process that
+    opens the same folder (a process may reopen its own run, e.g. train then resume)."""
+
+    _held: dict[str, _Lock] = {}
+
+    def __init__(self, key: str, fd: int) -> None:
+        self.key, self.fd, self.count = key, fd, 1
+
+    @classmethod
+    def acquire(cls, path: Path) -> _Lock | None:
+        try:
+            import fcntl
+        except ImportError:  # not POSIX: no lock (documented)
+            return None
+        key = os.path.realpath(path)
+        held = cls._held.get(key)
+        if held is not None:
+            held.count += 1
+            return held
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            owner = os.read(fd, 64).decode(errors="replace").strip() or "unknown"
+            os.close(fd)
+            raise RunDirError(
+                f"run directory {path.parent} is in use by another quotient process (pid "
+                f"{owner}); wait for it to finish, or choose another --out") from None
+        except OSError:
+            os.close(fd)
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        lock = cls._held[key] = cls(key, fd)
+        return lock
+
+    def release(self) -> None:
+        self.count -= 1
+        if self.count == 0:
+            self._held.pop(self.key, None)
+            os.close(self.fd)  # closing the descriptor releases the flock

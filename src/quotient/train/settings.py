@@ -313,7 +313,17 @@ def saved_config(run_dir: RunDir, cls: type[T], *, device: str | None = "cpu") -
     With ``device`` (default ``"cpu"``) a nested ``train.device`` is replaced, so a run trained
     on a GPU can be evaluated anywhere; ``None`` keeps the saved device.
     """
-    cfg = config_from_dict(cls, run_dir.read_config().get("config", {}))
+    saved = run_dir.read_config()
+    try:
+        cfg = config_from_dict(cls, saved.get("config", {}))
+    except ConfigError as exc:
+        from .. import __version__
+
+        written = (saved.get("versions") or {}).get("quotient", "an unknown version")
+        raise ConfigError(
+            f"the settings in {run_dir.path}/config.json (written by quotient {written}) do not "
+            f"fit {saved.get('experiment', 'this experiment')!r} of quotient {__version__}: "
+            f"{exc}") from None
     train = getattr(cfg, "train", None)
     if device is not None and dataclasses.is_dataclass(train) and hasattr(train, "device"):
         cfg = dataclasses.replace(cfg, train=dataclasses.replace(train, device=device))
