@@ -7,6 +7,7 @@ import json
 import pytest
 
 from quotient.cli import main
+from quotient.dynamics import NonStationaryWarning
 from quotient.experiments import get, names
 
 
@@ -18,9 +19,13 @@ def test_dynamics_experiments_are_registered():
 
 def test_c4_cnn_tiny_run(tmp_path):
     out = tmp_path / "c4"
-    status = main(["dynamics", "c4-cnn", "--out", str(out), "--set", "seeds=1", "n_train=20",
-                   "n_test=20", "batch_size=10", "equi_epochs=1", "aug_epochs=1",
-                   "channels=[1,2,2,2]", "stability_samples=4", "lanczos_steps=3"])
+    # one EQUI epoch does not reach a stationary point, and the Hessian blocks say so (issue 13
+    # item 5 rebuilds this experiment on stationary_point)
+    with pytest.warns(NonStationaryWarning, match="not a stationary point"):
+        status = main(["dynamics", "c4-cnn", "--out", str(out), "--set", "seeds=1",
+                       "n_train=20", "n_test=20", "batch_size=10", "equi_epochs=1",
+                       "aug_epochs=1", "channels=[1,2,2,2]", "stability_samples=4",
+                       "lanczos_steps=3"])
     assert status == 0
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["cross/commutator"] == 0.0

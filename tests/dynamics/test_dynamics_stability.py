@@ -107,12 +107,13 @@ def test_hvp_matches_finite_differences(make_cnn_problem):
 def test_lanczos_matches_dense_blocks(make_cnn_problem):
     objective = make_cnn_problem("cross", n=4)
     risk = lambda: objective.risk("exact")  # noqa: E731
-    dense = hessian_blocks(objective.model, risk, method="dense")
+    # the eigenvalues agree at any point; this one is not stationary, so the check is off
+    dense = hessian_blocks(objective.model, risk, method="dense", gradient_tol=None)
     lanczos = hessian_blocks(objective.model, risk, method="lanczos", lanczos_steps=80,
-                             generator=torch.Generator().manual_seed(1))
+                             generator=torch.Generator().manual_seed(1), gradient_tol=None)
     assert dense.off_block <= 1e-10  # block diagonal under compatibility
     for a, b in ((dense.e_min, lanczos.e_min), (dense.e_max, lanczos.e_max),
                  (dense.perp_min, lanczos.perp_min), (dense.perp_max, lanczos.perp_max)):
         assert b == pytest.approx(a, rel=1e-6, abs=1e-8)
     with pytest.raises(SubspaceError, match="method"):
-        hessian_blocks(objective.model, risk, method="exact")
+        hessian_blocks(objective.model, risk, method="exact", gradient_tol=None)

@@ -28,7 +28,9 @@ from .basis import BasisCache, EquivariantBasis
 from .compare import Comparison, compare_strategies
 from .conv import SubspaceConv1d, SubspaceConv2d
 from .convert import KernelBasis, convert
+from .diagnostics import LayerReport, NetworkReport, compatibility_report
 from .examples import Z2Example, population_risk, z2_example
+from .fitting import DynamicsFit, fit_strategy, projected_optimizer
 from .geometry import CompatibilityReport, LayerGeometry
 from .layers import (
     SubspaceBias,
@@ -82,6 +84,12 @@ from .stability import (
     hessian_blocks,
     perturbation_growth,
 )
+from .stationary import (
+    NonStationaryError,
+    NonStationaryWarning,
+    StationaryResult,
+    stationary_point,
+)
 from .training import (
     AUG,
     AUG_STOCHASTIC,
@@ -97,12 +105,15 @@ from .training import (
 
 __all__ = [
     "AUG", "AUG_STOCHASTIC", "CROSS", "EQUI", "NOM", "SKEW", "AdmissibleSpace", "BasisCache",
-    "BasisSpace", "CNNSpec", "CompatibilityReport", "EquivariantBasis", "GrowthReport",
-    "KernelBasis", "KernelBasisSpace", "LayerGeometry", "LocalModel", "MaskSpace", "Objective",
-    "SelfCheckError", "StabilityReport", "Strategy", "SubspaceBias", "SubspaceConv1d",
+    "BasisSpace", "CNNSpec", "CompatibilityReport", "DynamicsFit", "EquivariantBasis",
+    "GrowthReport", "KernelBasis", "KernelBasisSpace", "LayerGeometry", "LayerReport",
+    "LocalModel", "MaskSpace", "NetworkReport", "NonStationaryError", "NonStationaryWarning",
+    "Objective", "SelfCheckError", "StabilityReport", "StationaryResult", "Strategy",
+    "SubspaceBias", "SubspaceConv1d",
     "SubspaceConv2d", "SubspaceError", "SubspaceLayer", "SubspaceLinear", "Symmetry",
     "Trajectory", "Z2Example", "Comparison", "channel_image_action", "character_dimension",
-    "compare_strategies", "compatibility", "constraint_matrices", "convert", "copies",
+    "compare_strategies", "compatibility", "compatibility_report", "constraint_matrices",
+    "convert", "copies", "fit_strategy", "projected_optimizer", "stationary_point",
     "distance_to_E", "equivariance_cnn", "export", "flat_weights", "function_space",
     "grid_representation", "hessian_blocks", "identity_representation",
     "non_orthonormal_kernel_basis", "permutation_representation", "perturbation_growth",

@@ -164,7 +164,7 @@ def commutator_from_cosines(cosines: Tensor) -> float:
 
 
 def lanczos(matvec: Callable[[Tensor], Tensor], dim: int, start: Tensor,
-            steps: int) -> tuple[Tensor, int]:
+            steps: int, *, residuals: bool = False) -> tuple[Tensor, ...]:
     """Ritz values of a symmetric operator from ``steps`` Lanczos iterations.
 
     Full re-orthogonalisation keeps the basis orthonormal, so extreme Ritz values converge
@@ -172,12 +172,14 @@ def lanczos(matvec: Callable[[Tensor], Tensor], dim: int, start: Tensor,
     (the operator must map that subspace into itself).
 
     Returns:
-        The Ritz values (ascending) and the number of iterations actually done (fewer when the
-        Krylov space is exhausted).
+        The Ritz values (ascending), the number of iterations actually done (fewer when the
+        Krylov space is exhausted) and, with ``residuals``, the bounds ``|β_k s_{k,i}|`` on
+        ``‖A y_i − θ_i y_i‖`` for each Ritz pair (an eigenvalue lies within it of ``θ_i``).
     """
     q = start / start.norm()
     basis = [q]
     alphas, betas = [], []
+    beta = start.new_zeros(())
     for j in range(min(steps, dim)):
         w = matvec(basis[j])
         alpha = torch.dot(w, basis[j])
@@ -195,4 +197,8 @@ def lanczos(matvec: Callable[[Tensor], Tensor], dim: int, start: Tensor,
     if k > 1:
         b = torch.stack(betas[:k - 1])
         t = t + torch.diag(b, 1) + torch.diag(b, -1)
-    return torch.linalg.eigvalsh(t), k
+    vals, vecs = torch.linalg.eigh(t)
+    if not residuals:
+        return vals, k
+    last = beta if k < dim else beta.new_zeros(())
+    return vals, k, (last * vecs[-1]).abs()

@@ -97,8 +97,8 @@ def spatial_representation(group: Group, action: Action, shape: Sequence[int]) -
         try:
             moved = action(repeat_element(g, n), basis.repeat(b, *([1] * (len(shape) + 1))))
         except (ValueError, TypeError, RuntimeError, IndexError) as exc:
-            raise SubspaceError(f"{action.name} cannot act on a {label} grid of "
-                                f"{group.name}: {exc}") from exc
+            raise SubspaceError(f"{action.name} cannot act on a {label} grid of {group.name} "
+                                f"(rotations need square grids): {exc}") from exc
         if tuple(moved.shape[2:]) != shape:
             raise SubspaceError(f"{action.name} maps a {label} grid to a "
                                 f"{'x'.join(map(str, moved.shape[2:]))} one (rotations need "

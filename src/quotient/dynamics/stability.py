@@ -13,13 +13,14 @@ eigenvector grows like ``e^{−λ t}`` under the AUG gradient flow. The regulari
 
 Hessian-vector products use double back-propagation through the model's ``risk()`` closure
 (which must evaluate the model; pass the *augmented* risk for the AUG blocks). Small problems
-build the blocks densely; large ones use Lanczos on the projected operators.
+build the blocks densely; large ones use Lanczos on the projected operators (never forming a
+matrix of the network's size). The blocks decide stability only at a stationary point, so the
+E-gradient is checked first (:class:`~quotient.dynamics.NonStationaryWarning`).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -27,70 +28,13 @@ from torch import Tensor, nn
 
 from ._errors import SubspaceError
 from ._linalg import lanczos
-from .layers import SubspaceLayer, subspace_layers, substituted_coefficients
+from .layers import subspace_layers
+from .local import LocalModel, Risk
+from .stationary import check_stationary, stationary_point
 from .training import regulariser
 
-Risk = Callable[[], Tensor]
-
-
-class LocalModel:
-    """The risk around the current weights as a function of orthonormal ``L``-coordinates.
-
-    ``f(u) = R(A* + Q_L u)`` with ``u`` the concatenation over layers; :meth:`hvp` gives
-    ``∇²f(0) v`` (the Hessian restricted to ``L``), :meth:`project_E` the projection onto
-    ``Q_Lᵀ E``.
-    """
-
-    def __init__(self, model: nn.Module, risk: Risk) -> None:
-        self.layers: list[SubspaceLayer] = subspace_layers(model)
-        if not self.layers:
-            raise SubspaceError("the model has no subspace layers")
-        self.model, self.risk = model, risk
-        self.sizes = [layer.space.n_coef for layer in self.layers]
-        self.dim = sum(self.sizes)
-        self.base = [layer.coef.detach().to(torch.float64).clone() for layer in self.layers]
-        if any(layer.coef.dtype != torch.float64 for layer in self.layers):
-            raise SubspaceError("stability analysis needs float64 coefficients")
-        self._u = torch.zeros(self.dim, dtype=torch.float64, requires_grad=True)
-        self._grad: Tensor | None = None
-
-    def _split(self, u: Tensor) -> list[Tensor]:
-        return list(torch.split(u, self.sizes))
-
-    def coefs(self, u: Tensor) -> list[Tensor]:
-        """Coefficient vectors of ``A* + Q_L u``."""
-        return [c0 + layer.space.coefficients(layer.space.from_orthonormal(ui))
-                for c0, layer, ui in zip(self.base, self.layers, self._split(u), strict=True)]
-
-    def value(self, u: Tensor) -> Tensor:
-        """``f(u)``."""
-        with substituted_coefficients(self.model, self.coefs(u)):
-            return self.risk()
-
-    def gradient(self, u: Tensor | None = None) -> Tensor:
-        """``∇f(u)`` (at 0 by default)."""
-        u = self._u if u is None else u.detach().clone().requires_grad_(True)
-        return torch.autograd.grad(self.value(u), u)[0]
-
-    def hvp(self, v: Tensor) -> Tensor:
-        """``∇²f(0) v``."""
-        if self._grad is None:
-            self._grad = torch.autograd.grad(self.value(self._u), self._u, create_graph=True)[0]
-        return torch.autograd.grad(self._grad, self._u, grad_outputs=v, retain_graph=True)[0]
-
-    def project_E(self, u: Tensor) -> Tensor:
-        """``Q_Lᵀ Π_E Q_L u`` (the E part of a coordinate vector)."""
-        parts = []
-        for layer, ui in zip(self.layers, self._split(u), strict=True):
-            a = layer.space.from_orthonormal(ui)
-            parts.append(layer.space.to_orthonormal(layer.geometry.project_E(a)))
-        return torch.cat(parts)
-
-    def from_weights(self, weights: list[Tensor]) -> Tensor:
-        """Coordinates ``Q_Lᵀ A`` of per-layer flat weights."""
-        return torch.cat([layer.space.to_orthonormal(w.to(torch.float64))
-                          for layer, w in zip(self.layers, weights, strict=True)])
-
+__all__ = ["GrowthReport", "LocalModel", "Risk", "StabilityReport", "hessian_blocks",
+           "newton_in_E", "perturbation_growth"]
 
 @dataclass(frozen=True)
 class StabilityReport:
@@ -105,6 +49,11 @@ class StabilityReport:
         stable_equi, stable_aug: the verdicts (eigenvalues above ``tol``).
         method: ``"dense"`` or ``"lanczos"``.
         e_eigenvalues, perp_eigenvalues: all eigenvalues (dense) or the Ritz values (Lanczos).
+        stationary: ``gradient_E ≤ gradient_tol`` (``True`` when no tolerance was set).
+        gradient_tol: the tolerance of that check (``None``: not checked).
+        e_residual, perp_residual: Lanczos only — the residual bound ``|β_k s_k|`` of the
+            smallest Ritz value of each block (an eigenvalue of the block lies within it);
+            0 for the dense method.
     """
 
     e_min: float
@@ -121,6 +70,10 @@ class StabilityReport:
     method: str
     e_eigenvalues: Tensor
     perp_eigenvalues: Tensor
+    stationary: bool = True
+    gradient_tol: float | None = None
+    e_residual: float = 0.0
+    perp_residual: float = 0.0
 
 
 def _block_bases(local: LocalModel) -> tuple[Tensor, Tensor]:
@@ -137,17 +90,27 @@ def _extremes(vals: Tensor) -> tuple[float, float]:
 
 def hessian_blocks(model: nn.Module, risk: Risk, *, method: str = "auto", dense_max: int = 600,
                    lanczos_steps: int = 60, tol: float = 1e-9,
+                   gradient_tol: float | None = 1e-6, on_nonstationary: str = "warn",
                    generator: torch.Generator | None = None) -> StabilityReport:
     """The E-block and E⊥-block of ``∇²risk`` restricted to ``L`` at the model's current weights.
 
+    The verdict is about a stationary point: the report carries ``‖Π_E ∇R‖`` and, above
+    ``gradient_tol``, a :class:`~quotient.dynamics.NonStationaryWarning` is issued (or a
+    :class:`~quotient.dynamics.NonStationaryError` raised) — move there first with
+    :func:`~quotient.dynamics.stationary_point`.
+
     Args:
-        model: a float64 model with subspace layers, at (or near) a point of ``E``.
+        model: a float64 model with subspace layers, at a stationary point in ``E``.
         risk: closure evaluating the risk of ``model`` — the exact augmented risk ``R^aug`` for
             the AUG verdict (its E-block equals the nominal one at points of ``E``).
         method: ``"dense"`` (all blocks from ``dim L`` Hessian-vector products), ``"lanczos"``
-            (extreme eigenvalues only) or ``"auto"`` (dense up to ``dense_max`` coordinates).
+            (extreme eigenvalues only, for networks too large for a dense Hessian) or
+            ``"auto"`` (dense up to ``dense_max`` coordinates).
         lanczos_steps: Lanczos iterations per block.
         tol: eigenvalues must exceed ``tol`` for a stable verdict.
+        gradient_tol: largest ``‖Π_E ∇R‖`` accepted as stationary (absolute, in the risk's
+            units); ``None`` skips the check.
+        on_nonstationary: ``"warn"``, ``"raise"`` or ``"ignore"`` above ``gradient_tol``.
         generator: randomness of the Lanczos start vectors.
     """
     local = LocalModel(model, risk)
@@ -157,6 +120,8 @@ def hessian_blocks(model: nn.Module, risk: Risk, *, method: str = "auto", dense_
     grad = local.gradient().detach()
     grad_e = local.project_E(grad)
     g_e, g_p = float(grad_e.norm()), float((grad - grad_e).norm())
+    stationary = check_stationary(g_e, gradient_tol, on_nonstationary)
+    res_e = res_p = 0.0
     if method == "dense":
         ue, up = _block_bases(local)
         h = torch.stack([local.hvp(e) for e in torch.eye(local.dim, dtype=torch.float64)], 1)
@@ -167,19 +132,20 @@ def hessian_blocks(model: nn.Module, risk: Risk, *, method: str = "auto", dense_
             up.shape[1] else 0.0
         dim_e, dim_p = ue.shape[1], up.shape[1]
     else:
-        ev_e, dim_e = _lanczos_block(local, True, lanczos_steps, generator)
-        ev_p, dim_p = _lanczos_block(local, False, lanczos_steps, generator)
+        ev_e, dim_e, res_e = _lanczos_block(local, True, lanczos_steps, generator)
+        ev_p, dim_p, res_p = _lanczos_block(local, False, lanczos_steps, generator)
         off = math.nan
     e_min, e_max = _extremes(ev_e)
     p_min, p_max = _extremes(ev_p)
     stable_equi = dim_e == 0 or e_min > tol
     stable_aug = stable_equi and (dim_p == 0 or p_min > tol)
     return StabilityReport(e_min, e_max, p_min, p_max, dim_e, dim_p, off, g_e, g_p, stable_equi,
-                           stable_aug, method, ev_e, ev_p)
+                           stable_aug, method, ev_e, ev_p, stationary, gradient_tol, res_e,
+                           res_p)
 
 
 def _lanczos_block(local: LocalModel, e_part: bool, steps: int,
-                   generator: torch.Generator | None) -> tuple[Tensor, int]:
+                   generator: torch.Generator | None) -> tuple[Tensor, int, float]:
     def proj(v: Tensor) -> Tensor:
         pe = local.project_E(v)
         return pe if e_part else v - pe
@@ -188,9 +154,10 @@ def _lanczos_block(local: LocalModel, e_part: bool, steps: int,
     dim = sum(int(layer.geometry.dim_E) for layer in local.layers)
     dim = dim if e_part else local.dim - dim
     if dim == 0 or float(start.norm()) == 0.0:
-        return torch.zeros(0, dtype=torch.float64), 0
-    vals, _ = lanczos(lambda v: proj(local.hvp(proj(v)).detach()), dim, start, steps)
-    return vals, dim
+        return torch.zeros(0, dtype=torch.float64), 0, 0.0
+    vals, _, resid = lanczos(lambda v: proj(local.hvp(proj(v)).detach()), dim, start, steps,
+                             residuals=True)
+    return vals, dim, float(resid[0])
 
 
 @dataclass(frozen=True)
@@ -248,25 +215,11 @@ def perturbation_growth(model: nn.Module, risk: Risk, direction: list[Tensor], *
 
 
 def newton_in_E(model: nn.Module, risk: Risk, *, iters: int = 30, tol: float = 1e-12) -> float:
-    """Move the model to a stationary point of ``risk`` restricted to ``E`` (Newton steps in an
-    orthonormal basis of ``E``, dense E-block; for small ``E``). The model must start in ``E``.
+    """Move the model to a stationary point of ``risk`` restricted to ``E``; kept for existing
+    callers — :func:`~quotient.dynamics.stationary_point` (damped Newton with a line search)
+    does the work and reports more.
 
     Returns:
         The final norm of the E-part of the gradient.
     """
-    g_norm = math.inf
-    for _ in range(iters):
-        local = LocalModel(model, risk)
-        ue, _ = _block_bases(local)
-        if ue.shape[1] == 0:
-            return 0.0
-        g = ue.T @ local.gradient().detach()
-        g_norm = float(g.norm())
-        if g_norm <= tol:
-            break
-        h = torch.stack([ue.T @ local.hvp(ue[:, j]).detach() for j in range(ue.shape[1])], 1)
-        step = torch.linalg.solve(0.5 * (h + h.T), g)
-        with torch.no_grad():
-            for layer, c in zip(local.layers, local.coefs(-(ue @ step)), strict=True):
-                layer.coef.copy_(c)
-    return g_norm
+    return stationary_point(model, risk, gtol=tol, max_iter=iters, project=False).gradient_E
