@@ -202,6 +202,8 @@ def test_refusals_name_the_layer_and_the_fix():
                 output="trivial", spatial=roll_signal, input_shape=(1, 5))
     with pytest.raises(SubspaceError, match="square"):
         convert(plain, C4, input_shape=(1, 13, 15), **kw)
+    with pytest.raises(SubspaceError, match=r"keys \['conv1'\] that name no parametrised"):
+        convert(plain, C4, input_shape=(1, 13, 13), space={"conv1": "cross"}, **kw)
     with pytest.raises(SubspaceError, match="put an nn.Flatten"):
         convert(nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.Linear(5, 2)), C4,
                 input_shape=(1, 5, 5), **kw)

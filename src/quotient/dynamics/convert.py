@@ -146,6 +146,7 @@ class _Converter:
         self.motion: GridMotion | None = None
         self.index = 0
         self.n_param = 0
+        self.used: set[str | int] = set()
 
     # -- specs ---------------------------------------------------------------------------
     def _out_spec(self, name: str) -> ChannelSpec:
@@ -161,7 +162,11 @@ class _Converter:
 
     def _pick(self, spec: SpaceSpec, name: str, conv: bool) -> SpaceSpec:
         if isinstance(spec, Mapping):
-            return spec.get(name, spec.get(self.index))
+            for key in (name, self.index):
+                if key in spec:
+                    self.used.add(key)
+                    return spec[key]
+            return None
         return spec if conv else None
 
     def _space(self, spec: SpaceSpec, shape: tuple[int, ...], kernel_ndim: int,
@@ -414,6 +419,12 @@ def convert(module: nn.Module, group: Group, *, input: ChannelSpec, output: Chan
             continue
         setattr(parent, attr, new)
         conv.index += 1
+    for spec, what in ((space, "space"), (bias_space, "bias_space")):
+        unused = [k for k in spec if k not in conv.used] if isinstance(spec, Mapping) else []
+        if unused:
+            raise SubspaceError(f"{what} has keys {unused} that name no parametrised layer; use "
+                                f"positions 0..{len(params) - 1} or the names "
+                                f"{[leaf[0] for leaf in params]}")
     return out if isinstance(module, nn.Sequential) else out[0]
 
 

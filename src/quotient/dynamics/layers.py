@@ -4,8 +4,9 @@ Every layer carries a :class:`~quotient.dynamics.geometry.LayerGeometry` (``L``,
 so a network built from them can be projected onto ``E`` (:meth:`SubspaceLayer.project_to_E`),
 measured (:meth:`SubspaceLayer.distance_to_E`) and exported to plain torch modules
 (:func:`export`). Nonlinearities between them must be equivariant for the representations used
-(pointwise ones for permutation representations, LayerNorm over permuted axes, average pooling
-on even grids).
+(pointwise ones for permutation representations, LayerNorm over permuted axes, pools whose
+sampled cells are symmetric); :func:`~quotient.dynamics.convert` builds such a network from a
+plain one and checks all of that.
 """
 
 from __future__ import annotations

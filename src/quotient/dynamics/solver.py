@@ -41,6 +41,9 @@ from .basis import BasisCache, EquivariantBasis, fingerprint
 METHODS = ("auto", "orbit", "reynolds", "nullspace", "dense")
 MAX_DENSE = 12_000
 """Largest ``D = d_out·d_in`` for which the dense constraint SVD is attempted."""
+MAX_ENUMERATED = 50_000
+"""Largest finite group the Reynolds route enumerates (``S_8`` has 40 320 elements); ``"auto"``
+uses the generators' null space for larger ones."""
 CHUNK = 4_000_000
 """Number of matrix entries per chunk when iterating over group elements."""
 
@@ -197,7 +200,8 @@ def solve_equivariant(
     Args:
         rep_in, rep_out: orthogonal representations of one group (``d_in``, ``d_out``).
         method: ``"auto"`` (orbit if every generator is a signed permutation and there is no Lie
-            algebra, else Reynolds for finite groups, else null space), or one of
+            algebra, else Reynolds for finite groups of at most :data:`MAX_ENUMERATED`
+            elements, else null space), or one of
             ``"orbit"``, ``"reynolds"``, ``"nullspace"``, ``"dense"``.
         rtol: relative rank tolerance of the SVDs (singular values ``≤ rtol·s_max`` are zero).
         cache: an optional :class:`BasisCache`.
@@ -228,6 +232,9 @@ def solve_equivariant(
             raise SubspaceError("method='orbit' needs generators that act by signed permutations")
     elif method == "orbit":
         raise SubspaceError("method='orbit' does not apply to Lie groups")
+    if result is None and method == "auto" and group.is_finite and \
+            group.order > MAX_ENUMERATED:  # type: ignore[attr-defined]
+        method = "nullspace"  # too many elements to average over: the generators suffice
     if result is None and method in ("auto", "reynolds") and group.is_finite:
         k_char = character_dimension(rep_in, rep_out)
         d = rep_in.dim * rep_out.dim

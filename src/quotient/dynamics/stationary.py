@@ -15,6 +15,11 @@ lowers the adaptive part of ``μ`` (towards Newton's quadratic convergence), a s
 raises it (towards gradient descent). Small ``E`` use the dense E-block (``dim E`` Hessian-vector
 products and an eigendecomposition); large ones solve the damped system by conjugate gradients
 on Hessian-vector products, stopping at negative curvature.
+
+A stationary point needs a smooth risk with a finite minimiser: cross-entropy on data the
+network can separate decreases towards infinity (add weight decay), and ReLU networks are only
+piecewise smooth (the gradient may not vanish at their minima); the result then reports
+``converged = False`` with the gradient reached.
 """
 
 from __future__ import annotations
@@ -153,8 +158,8 @@ def stationary_point(model: nn.Module, risk: Risk, *, gtol: float = 1e-10, max_i
         if chosen == "auto":
             chosen = "dense" if sum(layer.geometry.dim_E for layer in local.layers) <= \
                 dense_max else "cg"
-        zero = torch.zeros(local.dim, dtype=torch.float64)
-        value = float(local.value(zero).detach())
+        with torch.no_grad():
+            value = float(local.value(torch.zeros(local.dim, dtype=torch.float64)))
         if not math.isfinite(value):
             raise SubspaceError(f"the risk is {value} at iteration {it}")
         g = local.project_E(local.gradient().detach())
