@@ -5,6 +5,12 @@ A network's layers ``A_i`` live in an admissible space ``L`` (a support mask, a 
 function); the group acts on layers by ``ρ̄(g) A = ρ_out(g) A ρ_in(g)⁻¹``; ``H_G`` are its fixed
 points and ``E = L ∩ H_G``. See ``docs/dynamics.md`` for the mathematics and a walk-through.
 
+A plain network (``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d`` and parameter-free layers) becomes
+a subspace-parametrised one with :func:`convert`; :func:`compatibility_report`,
+:func:`project_to_E`, :func:`fit_strategy` (NOM / AUG / EQUI through ``quotient.train.fit``),
+:func:`stationary_point`, :func:`hessian_blocks` and :func:`export` (back to the plain modules)
+work on the result.
+
 >>> import torch
 >>> from quotient.groups import CyclicGroup
 >>> from quotient.actions import rot90_image

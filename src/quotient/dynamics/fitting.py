@@ -132,7 +132,8 @@ def fit_strategy(objective: Objective, strategy: Strategy, config: TrainConfig,
         resume: continue the run in ``run_dir`` from its latest checkpoint.
         callbacks: passed to the trainer.
         record_every: log every this many steps (``config.log_every`` is replaced by it; the
-            logged values are means over the steps since the previous record).
+            logged values are means over the steps since the previous record, so only the
+            default 1 gives the exact state before every update).
 
     Returns:
         A :class:`DynamicsFit`.
