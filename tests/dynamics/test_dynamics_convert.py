@@ -191,6 +191,10 @@ def test_refusals_name_the_layer_and_the_fix():
                 input_shape=(1, 5, 5), **kw)
     with pytest.raises(SubspaceError, match="acts elementwise"):
         convert(plain, C4, input_shape=(1, 13, 13), hidden="standard", **kw)  # 2-d rotations
+    loose = convert(plain, C4, input_shape=(1, 13, 13), hidden="standard", strict=False, **kw)
+    project_to_E(loose)  # accepted on request, and indeed not invariant (ReLU mixes rotations)
+    with pytest.raises(AssertionError):
+        assert_invariant(export(loose), C4, rot90_image, _images(), elements=C4.elements())
     with pytest.raises(SubspaceError, match="whole number of copies"):
         convert(nn.Sequential(nn.Conv2d(1, 6, 3, padding=1)), C4, input="trivial",
                 output="regular", spatial=rot90_image, input_shape=(1, 5, 5))

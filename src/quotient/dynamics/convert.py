@@ -40,15 +40,15 @@ import torch
 from torch import Tensor, nn
 
 from ..actions import Action
-from ..groups import Group, Representation, tensor
+from ..groups import Group, Representation
 from ._errors import SubspaceError
-from ._linalg import monomial_structure
+from .commuting import Commuting, Feature
 from .conv import SubspaceConv1d, SubspaceConv2d
 from .layers import SubspaceLayer, SubspaceLinear
 from .reps import copies, identity_representation, spatial_representation
 from .solver import BasisCache
 from .spaces import CROSS, SKEW, AdmissibleSpace, KernelBasisSpace, MaskSpace
-from .spatial import GridMotion, adaptive_output, grid_motion, resolve_padding
+from .spatial import GridMotion, grid_motion, resolve_padding
 
 ChannelSpec = str | Representation
 """How the group acts on a channel space: ``"trivial"``, ``"regular"``, ``"permutation"``, any
@@ -67,32 +67,6 @@ class KernelBasis:
 
 SpaceSpec = Any
 """See the module docstring."""
-
-POINTWISE = (nn.ReLU, nn.ReLU6, nn.LeakyReLU, nn.ELU, nn.SELU, nn.CELU, nn.GELU, nn.SiLU,
-             nn.Mish, nn.Sigmoid, nn.Softplus, nn.Hardswish, nn.Hardsigmoid, nn.Tanh,
-             nn.Softsign, nn.Hardtanh, nn.Tanhshrink, nn.Dropout)
-"""Elementwise layers: equivariant for permutation representations of the channels."""
-ODD = (nn.Tanh, nn.Softsign, nn.Tanhshrink)
-"""Odd elementwise layers: equivariant for signed permutations too."""
-AVG_POOLS = (nn.AvgPool1d, nn.AvgPool2d)
-MAX_POOLS = (nn.MaxPool1d, nn.MaxPool2d)
-ADAPTIVE_POOLS = (nn.AdaptiveAvgPool1d, nn.AdaptiveAvgPool2d, nn.AdaptiveMaxPool1d,
-                  nn.AdaptiveMaxPool2d)
-SUPPORTED = ("nn.Linear, nn.Conv1d, nn.Conv2d (groups=1, dilation 1, zero padding); "
-             "elementwise activations (ReLU, Tanh, GELU, ...), Dropout, Identity, Flatten, "
-             "Avg/Max pools and their adaptive forms, LayerNorm without affine parameters over "
-             "the whole feature, Softmax/LogSoftmax over the features, and nested nn.Sequential")
-
-
-@dataclass
-class _Feature:
-    """Features after a layer: vectors (``grid = None``, ``shape`` their trailing shape) or
-    feature maps (``rep`` on the channels, ``grid`` the cells)."""
-
-    rep: Representation
-    shape: tuple[int, ...]
-    grid: tuple[int, ...] | None = None
-
 
 def _leaves(module: nn.Module, prefix: str = "") -> list[tuple[str, nn.Module, str, nn.Module]]:
     out = []
@@ -124,25 +98,14 @@ def _channel_rep(group: Group, spec: ChannelSpec, width: int, where: str) -> Rep
     return copies(rep, width // rep.dim)
 
 
-def _permutation_kind(rep: Representation) -> str:
-    """``"permutation"``, ``"signed"`` or ``"other"`` from the discrete generators (Lie
-    representations are ``"other"`` unless their algebra acts trivially)."""
-    if bool((rep.lie_generators() != 0).any()):
-        return "other"
-    structure = monomial_structure(rep.discrete_generators())
-    if structure is None:
-        return "other"
-    return "permutation" if bool((structure[1] > 0).all()) else "signed"
-
-
 class _Converter:
     def __init__(self, group: Group, *, spatial: Action | None, hidden: ChannelSpec |
                  Sequence[ChannelSpec], output: ChannelSpec, space: SpaceSpec,
                  bias_space: SpaceSpec, weights: str, cache: BasisCache | None,
-                 dtype: torch.dtype | None, strict: bool) -> None:
+                 dtype: torch.dtype | None) -> None:
         self.group, self.spatial, self.output = group, spatial, output
         self.hidden, self.space, self.bias_space = hidden, space, bias_space
-        self.weights, self.cache, self.dtype, self.strict = weights, cache, dtype, strict
+        self.weights, self.cache, self.dtype = weights, cache, dtype
         self.motion: GridMotion | None = None
         self.index = 0
         self.n_param = 0
@@ -215,7 +178,7 @@ class _Converter:
             raise SubspaceError(f"{where}: {exc}; or pass weights='project'") from exc
 
     # -- layers --------------------------------------------------------------------------
-    def linear(self, name: str, m: nn.Linear, f: _Feature) -> tuple[nn.Module, _Feature]:
+    def linear(self, name: str, m: nn.Linear, f: Feature) -> tuple[nn.Module, Feature]:
         where = f"layer {name!r} (Linear)"
         if f.grid is not None or len(f.shape) != 1:
             got = f"feature maps {(f.rep.dim, *f.grid)}" if f.grid is not None else \
@@ -234,10 +197,10 @@ class _Converter:
                                    (m.out_features, 1), 0, where),
             cache=self.cache, dtype=dtype)
         self._copy_in(layer, m, where)
-        return layer, _Feature(rep_out, (m.out_features,))
+        return layer, Feature(rep_out, (m.out_features,))
 
-    def conv(self, name: str, m: nn.Conv1d | nn.Conv2d, f: _Feature) -> tuple[nn.Module,
-                                                                               _Feature]:
+    def conv(self, name: str, m: nn.Conv1d | nn.Conv2d, f: Feature) -> tuple[nn.Module,
+                                                                               Feature]:
         d = 2 if isinstance(m, nn.Conv2d) else 1
         where = f"layer {name!r} ({type(m).__name__})"
         if f.grid is None or len(f.grid) != d:
@@ -267,88 +230,7 @@ class _Converter:
                                            (m.out_channels, 1), 0, where),
                     cache=self.cache, dtype=self.dtype or m.weight.dtype)
         self._copy_in(layer, m, where)
-        return layer, _Feature(rep_out, (m.out_channels, *out_grid), out_grid)
-
-    def _need(self, f: _Feature, kinds: tuple[str, ...], where: str, why: str) -> None:
-        kind = _permutation_kind(f.rep)
-        if kind not in kinds and self.strict:
-            raise SubspaceError(f"{where} {why}, but the group acts on its input by "
-                                f"{f.rep.name}, which is not a "
-                                f"{' or '.join(kinds)} representation; use permutation-type "
-                                "channels (trivial, regular, permutation) here, or pass "
-                                "strict=False to skip this check")
-
-    def free(self, name: str, m: nn.Module, f: _Feature) -> _Feature:
-        """A parameter-free layer: check that it commutes with the group, return the new
-        features."""
-        where = f"layer {name!r} ({type(m).__name__})"
-        if any(True for _ in m.parameters()) or any(True for _ in m.buffers()):
-            raise SubspaceError(f"{where} has parameters or buffers; convert supports "
-                                f"{SUPPORTED}")
-        if isinstance(m, nn.Identity):
-            return f
-        if isinstance(m, ODD) or (isinstance(m, nn.Hardtanh) and m.min_val == -m.max_val):
-            self._need(f, ("permutation", "signed"), where, "is odd and elementwise")
-            return f
-        if isinstance(m, POINTWISE):
-            self._need(f, ("permutation",), where, "acts elementwise")
-            return f
-        if isinstance(m, nn.Flatten):
-            if m.start_dim != 1 or m.end_dim != -1:
-                raise SubspaceError(f"{where}: only Flatten(start_dim=1, end_dim=-1) is "
-                                    "supported")
-            if f.grid is None:
-                return _Feature(f.rep, (f.rep.dim,))
-            assert self.spatial is not None
-            rep = tensor(f.rep, spatial_representation(self.group, self.spatial, f.grid))
-            return _Feature(rep, (rep.dim,))
-        if isinstance(m, AVG_POOLS + MAX_POOLS):
-            return self._pool(where, m, f)
-        if isinstance(m, ADAPTIVE_POOLS):
-            if f.grid is None:
-                raise SubspaceError(f"{where} needs feature maps")
-            if isinstance(m, (nn.AdaptiveMaxPool1d, nn.AdaptiveMaxPool2d)):
-                self._need(f, ("permutation",), where, "takes maxima")
-            grid = adaptive_output(f.grid, m.output_size)  # type: ignore[arg-type]
-            assert self.motion is not None
-            self.motion.check(grid, where)
-            return _Feature(f.rep, (f.rep.dim, *grid), grid)
-        if isinstance(m, nn.LayerNorm):
-            if tuple(m.normalized_shape) != f.shape:
-                raise SubspaceError(f"{where} normalises over {tuple(m.normalized_shape)} but "
-                                    f"the features have shape {f.shape}; normalise over all of "
-                                    "them")
-            self._need(f, ("permutation",), where, "subtracts the mean")
-            return f
-        if isinstance(m, (nn.Softmax, nn.LogSoftmax)):
-            if f.grid is not None or len(f.shape) != 1 or m.dim not in (-1, 1):
-                raise SubspaceError(f"{where}: only a softmax over the features of vectors "
-                                    "(dim=-1 or 1) is supported")
-            self._need(f, ("permutation",), where, "normalises over the features")
-            return f
-        raise SubspaceError(f"{where} is not supported; convert supports {SUPPORTED}")
-
-    def _pool(self, where: str, m: nn.Module, f: _Feature) -> _Feature:
-        if f.grid is None:
-            raise SubspaceError(f"{where} needs feature maps")
-        d = len(f.grid)
-
-        def per_axis(v: Any) -> tuple[int, ...]:
-            return (int(v),) * d if isinstance(v, int) else tuple(int(x) for x in v)
-
-        if getattr(m, "ceil_mode", False) or per_axis(getattr(m, "dilation", 1)) != (1,) * d \
-                or getattr(m, "return_indices", False):
-            raise SubspaceError(f"{where}: ceil_mode, dilation and return_indices are not "
-                                "supported")
-        if isinstance(m, MAX_POOLS):
-            self._need(f, ("permutation",), where, "takes maxima")
-        kernel = per_axis(m.kernel_size)  # type: ignore[attr-defined]
-        stride = per_axis(m.stride or m.kernel_size)  # type: ignore[attr-defined]
-        assert self.motion is not None
-        grid = self.motion.sampling(f.grid, kernel, stride, per_axis(m.padding),  # type: ignore
-                                    where)
-        return _Feature(f.rep, (f.rep.dim, *grid), grid)
-
+        return layer, Feature(rep_out, (m.out_channels, *out_grid), out_grid)
 
 def convert(module: nn.Module, group: Group, *, input: ChannelSpec, output: ChannelSpec,
             hidden: ChannelSpec | Sequence[ChannelSpec] = "regular",
@@ -405,17 +287,17 @@ def convert(module: nn.Module, group: Group, *, input: ChannelSpec, output: Chan
     if not params:
         raise SubspaceError("the network has no nn.Linear, nn.Conv1d or nn.Conv2d layer")
     conv = _Converter(group, spatial=spatial, hidden=hidden, output=output, space=space,
-                      bias_space=bias_space, weights=weights, cache=cache, dtype=dtype,
-                      strict=strict)
+                      bias_space=bias_space, weights=weights, cache=cache, dtype=dtype)
     conv.n_param = len(params)
     feature = _input_feature(conv, params[0][3], input, input_shape, spatial)
+    free = Commuting(group, spatial, conv.motion, strict)
     for name, parent, attr, m in leaves:
         if isinstance(m, nn.Linear):
             new, feature = conv.linear(name, m, feature)
         elif isinstance(m, (nn.Conv1d, nn.Conv2d)):
             new, feature = conv.conv(name, m, feature)
         else:
-            feature = conv.free(name, m, feature)
+            feature = free.layer(name, m, feature)
             continue
         setattr(parent, attr, new)
         conv.index += 1
@@ -429,14 +311,14 @@ def convert(module: nn.Module, group: Group, *, input: ChannelSpec, output: Chan
 
 
 def _input_feature(conv: _Converter, first: nn.Module, input: ChannelSpec,
-                   input_shape: Sequence[int] | None, spatial: Action | None) -> _Feature:
+                   input_shape: Sequence[int] | None, spatial: Action | None) -> Feature:
     group = conv.group
     if spatial is not None:
         if input_shape is None or len(input_shape) not in (2, 3):
             raise SubspaceError("feature-map inputs need input_shape=(C, H, W) or (C, L)")
         c, grid = int(input_shape[0]), tuple(int(v) for v in input_shape[1:])
         conv.motion = grid_motion(group, spatial, grid, "the input grid")
-        return _Feature(_channel_rep(group, input, c, "the input"), (c, *grid), grid)
+        return Feature(_channel_rep(group, input, c, "the input"), (c, *grid), grid)
     if isinstance(first, (nn.Conv1d, nn.Conv2d)):
         raise SubspaceError("the network starts with a convolution: pass spatial= (the action "
                             "on the grid, e.g. rot90_image) and input_shape=(C, H, W)")
@@ -445,5 +327,5 @@ def _input_feature(conv: _Converter, first: nn.Module, input: ChannelSpec,
     width = 1
     for v in shape:
         width *= v
-    return _Feature(_channel_rep(group, input, width, "the input"), shape)
+    return Feature(_channel_rep(group, input, width, "the input"), shape)
 
