@@ -41,7 +41,7 @@ def test_standard_representation_of_sn_is_the_irreducible_n_minus_1(n):
     # the n×n permutation representation is trivial ⊕ standard: χ_P = 1 + χ_std
     perm = permutation_representation(group)
     assert torch.allclose(_characters(perm, group), 1 + chi, atol=TOL)
-    assert perm.dim == n == group.rep("standard").dim  # the old name keeps its meaning
+    assert perm.dim == n and group.rep("standard").dim == n - 1  # the textbook names
     a, b = group.sample(6, generator=torch.Generator().manual_seed(n)), group.elements()[:6]
     assert torch.allclose(std(group.compose(a, b)), std(a) @ std(b), atol=TOL)
     # Hom_Sn(standard, permutation) is one-dimensional (the inclusion of the sum-zero vectors)

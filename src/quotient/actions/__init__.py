@@ -22,11 +22,11 @@ from .sets import (
     rotate_points,
     translate_points,
 )
-from .signals import roll_signal
+from .signals import reverse_signal, roll_signal
 
 __all__ = [
     "Action", "act_molecule", "dihedral_image", "disc_mask", "flip_image", "identity_action",
-    "permute_graph", "permute_points", "permute_set", "rigid_motion",
+    "permute_graph", "permute_points", "permute_set", "reverse_signal", "rigid_motion",
     "rigid_motion_and_permute_points", "roll_image", "roll_signal", "rot90_image",
     "rotate_image", "rotate_points", "translate_points",
 ]

@@ -28,6 +28,7 @@ work on the result.
 (True, 0.433)
 """
 
+from ..actions import reverse_signal
 from ..groups import tensor
 from ._errors import SelfCheckError, SubspaceError
 from .basis import BasisCache, EquivariantBasis
@@ -82,7 +83,6 @@ from .spaces import (
     non_orthonormal_kernel_basis,
     support_mask,
 )
-from .spatial import reverse_signal
 from .stability import (
     GrowthReport,
     LocalModel,

@@ -34,21 +34,6 @@ PROBE = 5
 """Side of the probe grid on which the motion matrices are read off."""
 
 
-def _reverse(k: Tensor, x: Tensor) -> Tensor:
-    if x.dim() < 2 or k.shape[0] != x.shape[0]:
-        raise ValueError(f"reverse_signal: expected one element per signal (batch, C, L), got "
-                         f"{tuple(k.shape)} elements for shape {tuple(x.shape)}")
-    odd = (k.long().reshape(-1) % 2) == 1
-    out = x.clone()
-    out[odd] = torch.flip(x[odd], dims=(-1,))
-    return out
-
-
-reverse_signal = Action("reverse_signal", _reverse, exact=True, groups=("C2",),
-                        note="odd elements reverse the last dimension (x[i] -> x[L-1-i])")
-"""C2 (``CyclicGroup(2)``) acting on signals ``(batch, C, L)`` by reversal."""
-
-
 def _centred(shape: tuple[int, ...]) -> Tensor:
     axes = [torch.arange(n, dtype=torch.float64) - (n - 1) / 2 for n in shape]
     grids = torch.meshgrid(*axes, indexing="ij")

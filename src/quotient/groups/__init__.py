@@ -35,7 +35,18 @@ from .euclidean import (
     translation_part,
 )
 from .product import DirectProduct, FiniteDirectProduct, product
-from .representations import Representation, act_on_maps, direct_sum, hom, tensor
+from .representations import (
+    Representation,
+    act_on_maps,
+    direct_sum,
+    hom,
+    permutation_representation,
+    representation_from_function,
+    representation_from_generators,
+    representation_from_matrices,
+    standard_representation,
+    tensor,
+)
 from .so2 import SO2, rotation_matrix_2d, wrap_angle
 from .so3 import O3, SO3, haar_rotations, quaternion_to_matrix, so3_generators
 from .symmetric import SymmetricGroup, invert_permutation, permutation_matrix
@@ -80,7 +91,9 @@ __all__ = [
     "FiniteDirectProduct", "FiniteGroup", "Group", "Representation", "RigidMotions",
     "SymmetricGroup", "Translations", "act_on_maps", "batch_size", "cat_elements",
     "direct_sum", "element_to", "get_group", "haar_rotations", "hom", "homogeneous",
-    "index_element", "invert_permutation", "permutation_matrix", "product",
+    "index_element", "invert_permutation", "permutation_matrix",
+    "permutation_representation", "product", "representation_from_function",
+    "representation_from_generators", "representation_from_matrices", "standard_representation",
     "quaternion_to_matrix", "repeat_element", "rotation_matrix_2d", "rotation_part",
     "so3_generators", "tensor", "translation_part", "wrap_angle",
 ]

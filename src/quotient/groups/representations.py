@@ -298,35 +298,17 @@ def representation_from_generators(group: Group, generators: Tensor, name: str =
 
 
 def standard_representation(group: Group) -> Representation:
-    """The standard representation in the textbook sense.
+    """The standard representation in the textbook sense, ``group.rep("standard")``: for
+    ``S_n`` the ``(n − 1)``-dimensional irreducible one on the sum-zero vectors
+    ``{x ∈ ℝⁿ : Σ x_i = 0}`` in the orthonormal Helmert basis (``P_σ ≅ 1 ⊕ standard``); for
+    C_n and D_n the rotations (and reflections) of the plane; for SO(3) rotations of space.
 
-    For ``S_n`` this is the ``(n − 1)``-dimensional irreducible representation on the sum-zero
-    vectors ``{x ∈ ℝⁿ : Σ x_i = 0}``, written in the orthonormal Helmert basis
-    ``u_k = (1, …, 1, −k, 0, …, 0)/√(k(k+1))`` (``k`` ones), ``k = 1..n−1``:
-    ``ρ(σ) = Uᵀ P_σ U`` with ``U = [u_1 … u_{n−1}]``. (``group.rep("standard")`` of
-    :class:`~quotient.groups.SymmetricGroup` is the ``n × n`` permutation representation,
-    ``P = 1 ⊕ standard``; it keeps that meaning for existing callers.) For every other group
-    this is ``group.rep("standard")`` (rotations of the plane for C_n and D_n, of space for
-    SO(3), ...).
+    Raises:
+        ValueError: the group has no standard representation (e.g. S_1).
     """
-    from .symmetric import SymmetricGroup
-
-    if not isinstance(group, SymmetricGroup):
-        return group.rep("standard")
-    n = group.n
-    if n < 2:
-        raise ValueError("S_1 has no standard representation (dimension n − 1 = 0)")
-    u = torch.zeros(n, n - 1, dtype=DEFAULT_DTYPE)
-    for k in range(1, n):
-        u[:k, k - 1] = 1.0
-        u[k, k - 1] = -float(k)
-        u[:, k - 1] /= (k * (k + 1)) ** 0.5
-    perm = group.rep("permutation")
-
-    def matrices(g: Element) -> Tensor:
-        return u.T @ perm(g).to(DEFAULT_DTYPE) @ u
-
-    return representation_from_function(group, matrices, n - 1, "standard")
+    if "standard" not in group.representations:
+        raise ValueError(f"{group.name} has no standard representation")
+    return group.rep("standard")
 
 
 def permutation_representation(group: Group) -> Representation:

@@ -32,7 +32,9 @@ def invert_permutation(perm: Tensor) -> Tensor:
 
 
 class SymmetricGroup(FiniteGroup):
-    """S_n. Representations: ``"standard"``/``"permutation"`` (n×n) and ``"regular"`` (n ≤ 8)."""
+    """S_n. Representations: ``"permutation"`` (n×n, ``P_σ``), ``"standard"`` (the
+    (n−1)-dimensional irreducible one on sum-zero vectors, ``Uᵀ P_σ U`` in the orthonormal
+    Helmert basis ``U``, so ``P ≅ trivial ⊕ standard``), ``"sign"`` and ``"regular"`` (n ≤ 8)."""
 
     def __init__(self, n: int) -> None:
         if not isinstance(n, int) or n < 1:
@@ -91,7 +93,9 @@ class SymmetricGroup(FiniteGroup):
 
     @property
     def representations(self) -> dict[str, int]:
-        reps = {"standard": self.n, "permutation": self.n}
+        reps = {"permutation": self.n, "standard": self.n - 1, "sign": 1}
+        if self.n < 2:
+            del reps["standard"]
         if self.n <= MAX_ENUMERABLE:
             reps["regular"] = self.order
         return reps
@@ -99,4 +103,22 @@ class SymmetricGroup(FiniteGroup):
     def _representation(self, g: Tensor, kind: str) -> Tensor:
         if kind == "regular":
             return self.regular_representation(g)
-        return permutation_matrix(g)
+        perm = permutation_matrix(g)
+        if kind == "standard":
+            u = helmert_basis(self.n, dtype=perm.dtype, device=perm.device)
+            return u.T @ perm @ u
+        if kind == "sign":
+            return torch.linalg.det(perm).round().reshape(-1, 1, 1)
+        return perm
+
+
+def helmert_basis(n: int, *, dtype: torch.dtype = DEFAULT_DTYPE,
+                  device: Device = None) -> Tensor:
+    """An orthonormal basis ``U`` (``(n, n − 1)``) of the sum-zero vectors of ℝⁿ:
+    ``u_k = (1, …, 1, −k, 0, …, 0)/√(k(k+1))`` with ``k`` ones, ``k = 1..n−1``."""
+    u = torch.zeros(n, n - 1, dtype=dtype, device=device)
+    for k in range(1, n):
+        u[:k, k - 1] = 1.0
+        u[k, k - 1] = -float(k)
+        u[:, k - 1] /= (k * (k + 1)) ** 0.5
+    return u
