@@ -30,6 +30,48 @@ from _cli_helpers import (
 from quotient.cli import main
 from quotient.train import RunDir, load_checkpoint
 
+FAULTS = {
+    # name: (command, what happened, the message; {placeholders} are filled in by the tests)
+    "disk full while saving": (
+        "train", "the disk fills up while a checkpoint or the metrics are written",
+        "could not write {file}: No space left on device; the disk is full; free some space, "
+        "then continue with --resume"),
+    "second training on the same folder": (
+        "train --resume / --overwrite", "another process is training into the same --out",
+        "run directory {out} is in use by another quotient process (pid {pid}); wait for it to "
+        "finish, or choose another --out"),
+    "every checkpoint damaged": (
+        "evaluate, train --resume", "all checkpoints are truncated or corrupt",
+        "no readable checkpoint in {out}/checkpoints (ckpt-18.pt, ckpt-16.pt: all damaged); "
+        "start again with --overwrite"),
+    "planted checkpoint": (
+        "evaluate, train --resume", "a checkpoint holds pickled objects (code)",
+        "refused to load checkpoint {out}/checkpoints/ckpt-18.pt: it holds Python objects other "
+        "than tensors and plain data (io.open), and unpickling them could run code; quotient "
+        "never writes such files, so it came from elsewhere — remove it, or start again with "
+        "--overwrite"),
+    "planted data file": (
+        "train --set data=FILE", "a data file holds pickled objects (code)",
+        "refused to read data file {path}: it holds pickled Python objects (object arrays), "
+        "and unpickling them could run code; store plain numeric arrays"),
+    "run of an unknown experiment": (
+        "evaluate, report", "config.json names an experiment this version lacks",
+        "{out}/config.json names train experiment 'hexagons', which quotient 0.1.0 does not "
+        "have (written by quotient 9.9.9); use the version that wrote it"),
+    "settings of another version": (
+        "evaluate", "config.json has settings this version does not know",
+        "the settings in {out}/config.json (written by quotient 9.9.9) do not fit 'digits-c4' "
+        "of quotient 0.1.0: unknown setting 'kernel_shape'"),
+    "loss explodes": (
+        "train", "the loss becomes NaN or infinite",
+        "loss is nan at step 2 (epoch 0, batch 1); training stopped without saving (ckpt-1.pt "
+        "is intact); lower train.lr or set train.grad_clip, then continue with --resume"),
+}
+
+
+def _fault(name: str, **values: object) -> str:
+    return FAULTS[name][2].format(**values)
+
 
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory):
@@ -141,13 +183,13 @@ def test_twenty_sigkills_then_resume_end_as_an_uninterrupted_run(tmp_path):
 @pytest.mark.parametrize("failing", ["ckpt-8.pt", "metrics.jsonl", "metrics.csv"])
 def test_a_full_disk_is_one_line_and_keeps_the_last_checkpoint(failing, tmp_path, tiny_run,
                                                                monkeypatch, capsys):
-    """ckpt-8.pt: the second checkpoint fails; metrics.jsonl: the first logged line fails;
-    metrics.csv: the table is rewritten when training starts, and that fails."""
+    """ckpt-8.pt: the second checkpoint fails; metrics.jsonl and metrics.csv: the logs are
+    rewritten when training starts, and that fails."""
     out = tmp_path / "run"
     monkeypatch.setenv("QUOTIENT_DEBUG_FAIL_WRITE", failing)
     code = main_single_thread(["train", "digits-c4", "--out", str(out), "--set", *TINY])
-    _one_line(code, capsys.readouterr().err, "could not ", f"{failing}: No space left on "
-              "device; the disk is full; free some space, then continue with --resume")
+    file = out / "checkpoints" / failing if failing.startswith("ckpt") else out / failing
+    _one_line(code, capsys.readouterr().err, _fault("disk full while saving", file=file))
     monkeypatch.delenv("QUOTIENT_DEBUG_FAIL_WRITE")
     left = sorted(p.name for p in (out / "checkpoints").iterdir())
     assert left == {"ckpt-8.pt": ["ckpt-4.pt"], "metrics.jsonl": [],
@@ -181,8 +223,7 @@ def test_a_second_training_on_the_same_folder_refuses(tmp_path, tiny_run, capsys
         for extra in (["--resume"], ["--overwrite"]):
             code = main(["train", "digits-c4", "--out", str(out), "--set", *TINY, *extra])
             _one_line(code, capsys.readouterr().err,
-                      f"run directory {out} is in use by another quotient process (pid "
-                      f"{first.pid}); wait for it to finish, or choose another --out")
+                      _fault("second training on the same folder", out=out, pid=first.pid))
         assert _snapshot(out) == before, "the refused run changed the folder"
     finally:
         first.send_signal(signal.SIGKILL)  # the lock goes with the process
@@ -208,8 +249,7 @@ def test_every_checkpoint_unreadable_is_one_line(tmp_path, tiny_run, capsys):
         path.write_bytes(path.read_bytes()[:100])
     before = _snapshot(run)
     code = main(["evaluate", str(run)])
-    _one_line(code, capsys.readouterr().err, f"no readable checkpoint in {run}/checkpoints "
-              "(ckpt-18.pt, ckpt-16.pt: all damaged); start again with --overwrite")
+    _one_line(code, capsys.readouterr().err, _fault("every checkpoint damaged", out=run))
     assert _snapshot(run) == before, "evaluate must not rename or delete anything"
     code = main(["train", "digits-c4", "--out", str(run), "--resume", "--set", *TINY])
     _one_line(code, capsys.readouterr().err, "no readable checkpoint in")
@@ -231,8 +271,7 @@ def test_a_planted_checkpoint_is_refused_and_never_executed(command, tmp_path, t
     if command == "report":  # reports read no checkpoint at all
         assert code == 0, err
     else:
-        _one_line(code, err, f"refused to load checkpoint {newest}: it holds Python objects "
-                  "other than tensors and plain data (io.open)", "could run code")
+        _one_line(code, err, _fault("planted checkpoint", out=run))
     assert newest.read_bytes() == planted, "the planted file is left for the user to inspect"
 
 
@@ -251,8 +290,7 @@ def test_a_crafted_data_file_is_refused_and_never_executed(tmp_path, capsys):
     np.savez(path, images=images, labels=np.arange(2))
     code = main(["train", "rotated-mnist", "--out", str(tmp_path / "run"), "--set",
                  f"data={path}", "n_train=1", "n_test=1"])
-    _one_line(code, capsys.readouterr().err, f"refused to read data file {path}: it holds "
-              "pickled Python objects", "could run code")
+    _one_line(code, capsys.readouterr().err, _fault("planted data file", path=path))
     assert not sentinel.exists() and not (tmp_path / "run").exists()
 
 
@@ -270,9 +308,7 @@ def test_a_run_of_an_experiment_this_version_lacks_says_so(command, tmp_path, ti
     run = _copy_run(tiny_run, tmp_path / "run")
     _rewrite_config(run, experiment="hexagons", versions={"quotient": "9.9.9"})
     code = main([command, str(run)])
-    _one_line(code, capsys.readouterr().err,
-              f"{run}/config.json names train experiment 'hexagons', which quotient "
-              "0.1.0 does not have (written by quotient 9.9.9); use the version that wrote it")
+    _one_line(code, capsys.readouterr().err, _fault("run of an unknown experiment", out=run))
 
 
 def test_settings_another_version_wrote_say_which_version(tmp_path, tiny_run, capsys):
@@ -283,8 +319,7 @@ def test_settings_another_version_wrote_say_which_version(tmp_path, tiny_run, ca
     (run / "config.json").write_text(json.dumps(config))
     code = main(["evaluate", str(run)])
     _one_line(code, capsys.readouterr().err.splitlines()[-1] + "\n",
-              f"the settings in {run}/config.json (written by quotient 9.9.9) do not fit "
-              "'digits-c4' of quotient 0.1.0: unknown setting 'kernel_shape'")
+              _fault("settings of another version", out=run))
 
 
 # --- losses that explode ----------------------------------------------------------------------
@@ -294,8 +329,7 @@ def test_a_nan_loss_stops_with_its_step_and_keeps_the_last_checkpoint(tmp_path, 
     out = tmp_path / "run"
     code = main_single_thread(["train", "digits-c4", "--out", str(out), "--set", *TINY,
                                "train.checkpoint_every=1", "train.lr=1e9"])
-    _one_line(code, capsys.readouterr().err, "loss is nan at step 2 (epoch 0, batch 1)",
-              "ckpt-1.pt is intact", "lower train.lr or set train.grad_clip")
+    _one_line(code, capsys.readouterr().err, _fault("loss explodes"))
     assert [p.name for p in (out / "checkpoints").iterdir()] == ["ckpt-1.pt"]
     assert load_checkpoint(out / "checkpoints" / "ckpt-1.pt")["step"] == 1
     assert not (out / "metrics.json").exists()

@@ -110,3 +110,15 @@ def test_save_png_writes_a_png_atomically_and_replaces(tmp_path):
     save_png(fig, target, tight_bbox=False)  # the full canvas: a different image
     assert target.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and target.read_bytes() != first
     assert [p.name for p in target.parent.iterdir()] == ["plot.png"], "no temporary file left"
+
+
+def test_a_full_disk_while_appending_a_log_line_is_one_line(tmp_path, monkeypatch):
+    from quotient.train.io import append_line
+
+    path = tmp_path / "metrics.jsonl"
+    append_line(path, '{"step": 1}')
+    monkeypatch.setenv("QUOTIENT_DEBUG_FAIL_WRITE", "metrics.jsonl")
+    with pytest.raises(StorageError, match=r"could not append to .*metrics.jsonl: No space left "
+                                           r"on device; the disk is full"):
+        append_line(path, '{"step": 2}')
+    assert path.read_text() == '{"step": 1}\n'

@@ -91,6 +91,7 @@ class GIAE(nn.Module):
 
     def encode(self, x: Any) -> tuple[Tensor, Pose]:
         """The latent pair ``(z, pose)``."""
+        check_dtype(self, x)
         z, features = self.encoder(x)
         return z, self.pose_head(features)
 
@@ -121,6 +122,32 @@ class GIAE(nn.Module):
             logs[name] = float(value.detach())
         logs["loss"] = float(total.detach())
         return total, logs
+
+
+def _first_float(x: Any) -> Tensor | None:
+    if isinstance(x, Tensor):
+        return x if x.is_floating_point() else None
+    if isinstance(x, (tuple, list)):
+        for part in x:
+            found = _first_float(part)
+            if found is not None:
+                return found
+    return None
+
+
+def check_dtype(model: nn.Module, x: Any) -> None:
+    """Raise ``TypeError`` when the floating-point input and the model's parameters differ in
+    dtype (torch's own message names neither the input nor the fix)."""
+    param = next((p for p in model.parameters() if p.is_floating_point()), None)
+    data = _first_float(x)
+    if param is not None and data is not None and data.dtype != param.dtype:
+        def name(t: torch.dtype) -> str:
+            return str(t).replace("torch.", "")
+
+        raise TypeError(
+            f"the input is {name(data.dtype)} but the model's parameters are "
+            f"{name(param.dtype)}; convert the input with x.to({param.dtype}), or the model "
+            f"with model.to({data.dtype})")
 
 
 def _mse(a: Tensor, b: Tensor) -> Tensor:

@@ -58,11 +58,25 @@ def check_images(x: Tensor, channels: int, size: int | None, what: str) -> None:
     if not isinstance(x, Tensor):
         raise TypeError(f"{what}: expected a torch.Tensor of images, got {type(x).__name__}")
     if x.dim() != 4:
-        hint = " (add a channel axis with x.unsqueeze(1))" if x.dim() == 3 else ""
+        hint = ""
+        if x.dim() == 3 and x.shape[0] == channels and x.shape[1] == x.shape[2]:
+            hint = (f"; this looks like one image without the batch axis: pass "
+                    f"x.unsqueeze(0) (shape (1, {channels}, H, W))")
+        elif x.dim() == 3 and x.shape[-1] == channels and x.shape[0] == x.shape[1]:
+            hint = ("; this looks like one channels-last image (H, W, C): pass "
+                    "x.permute(2, 0, 1).unsqueeze(0)")
+        elif x.dim() == 3:
+            hint = "; for a batch of one-channel images add the channel axis: x.unsqueeze(1)"
+        elif x.dim() == 2:
+            hint = "; for one one-channel image pass x[None, None]"
         raise ValueError(
             f"{what}: expected images of shape (batch, {channels}, H, W), got "
             f"{tuple(x.shape)}{hint}")
     if x.shape[1] != channels:
+        if x.shape[-1] == channels and x.shape[1] == x.shape[2]:
+            raise ValueError(
+                f"{what}: the images are channels-last, (batch, H, W, C) = {tuple(x.shape)}; "
+                f"the model takes (batch, C, H, W): pass x.permute(0, 3, 1, 2)")
         raise ValueError(
             f"{what}: expected {channels} channel(s), got {x.shape[1]} in shape "
             f"{tuple(x.shape)}; convert the images or build the model with "

@@ -176,6 +176,12 @@ def sort_rows(matrix: Tensor, x: Tensor) -> Tensor:
 
 def unsort_rows(matrix: Tensor, canonical: Tensor) -> Tensor:
     """``Sᵀ canonical`` along dim 1: canonical order -> input order, ``(B, n, ...)``."""
+    if canonical.dim() < 2 or canonical.shape[1] != matrix.shape[-1]:
+        raise ValueError(
+            f"the decoder makes sets of {canonical.shape[1] if canonical.dim() > 1 else '?'} "
+            f"elements but the input has {matrix.shape[-1]}; build the model for "
+            f"n={matrix.shape[-1]} (sets of different sizes: pad them to the largest and pass a "
+            "mask)")
     flat = canonical.reshape(canonical.shape[0], canonical.shape[1], -1)
     return (matrix.transpose(1, 2).to(flat.dtype) @ flat).reshape(canonical.shape)
 

@@ -85,6 +85,21 @@ def _accepts_context(fn: Callable[..., Any]) -> bool:
                                      or positional[2].name == "ctx")
 
 
+def _check_loss_output(out: Any) -> tuple[torch.Tensor, Mapping[str, Any]]:
+    """``(loss, logs)`` from a loss function's return value, or a clear ``TypeError``."""
+    if isinstance(out, torch.Tensor):
+        raise TypeError(
+            "loss_fn returned a bare tensor; return (loss, logs), a scalar tensor and a dict of "
+            "floats to log, e.g. return loss, {} (or return loss, {'mse': float(loss)})")
+    if not (isinstance(out, tuple) and len(out) == 2 and isinstance(out[0], torch.Tensor)
+            and out[0].ndim == 0 and isinstance(out[1], Mapping)):
+        raise TypeError(
+            f"loss_fn must return (loss, logs): a scalar tensor and a dict of floats; got "
+            f"{type(out).__name__}" + (f" of {len(out)} items" if isinstance(out, tuple) else "")
+            + "; a batch loss must be reduced to its mean first")
+    return out[0], out[1]
+
+
 class Trainer:
     """Trains ``model`` on ``dataset`` by minimising ``loss_fn``; see :func:`fit`."""
 
@@ -313,7 +328,7 @@ class Trainer:
                     out = self.loss_fn(net, batch, ctx)
                 else:
                     out = self.loss_fn(net, batch)
-                loss, logs = out
+                loss, logs = _check_loss_output(out)
                 over_time = (cfg.time_limit_minutes is not None and info.is_main and
                              time.perf_counter() - started >= 60 * cfg.time_limit_minutes)
                 values = reduce_step_values(loss, logs, over_time, info)
