@@ -78,7 +78,7 @@ def test_export_of_a_single_layer_and_mlp():
                        generator=gen)
     project_to_E(mlp)
     x = torch.randn(6, 3, dtype=torch.float64, generator=gen)
-    assert_equivariant(mlp, s3, representation_action(s3.rep("permutation")), identity_action(),
+    assert_equivariant(mlp, s3, representation_action(s3.rep("permutation")), identity_action,
                        x, elements=s3.elements(), tol=1e-12)
     lin = subspace_layers(mlp)[0]
     with torch.no_grad():

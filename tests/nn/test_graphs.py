@@ -181,7 +181,7 @@ def test_pose_is_a_hard_permutation_with_a_soft_gradient(gen):
     adj, mask = _random_graphs(gen, dtype=torch.float32)
     head = GraphPermutationPose(mode="straight_through").train()
     pose = head(enc((adj, mask))[1])
-    m = pose.info["matrix"]
+    m = pose.matrix
     assert torch.equal(m.detach(), torch.nn.functional.one_hot(pose.element, 7).float())
     assert torch.equal(pose.element.sort(1).values, torch.arange(7).expand(6, -1))
     # real nodes come first in canonical order

@@ -283,7 +283,7 @@ def test_blend_leaves_clear_codes_and_the_pose_unchanged(gen):
     model.encoder.frame_blend = 0.1
     blended = model(x)
     assert torch.equal(blended.pose.element[1], hard.pose.element[1])
-    assert torch.equal(blended.pose.info["frame"], hard.pose.info["frame"])
+    assert torch.equal(blended.pose.frame, hard.pose.frame)
     from quotient.nn.pose_rigid import anchor_candidates
     cand = anchor_candidates(x, width=0.1, second="axis_anchor")
     clear = torch.bincount(cand.sample, minlength=len(x)) == 1

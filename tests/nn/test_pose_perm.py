@@ -61,10 +61,10 @@ def test_ties_are_deterministic_and_harmless_for_equal_elements(gen):
     scores = x @ torch.tensor([0.3, -1.0, 2.0], dtype=torch.float64)
     first, second = head(scores), head(scores)
     assert torch.equal(first.element, second.element)
-    canonical = sort_rows(first.info["matrix"], x)
+    canonical = sort_rows(first.matrix, x)
     sigma = SymmetricGroup(9).sample(10, generator=gen)
     shuffled = head(permute_set(sigma, scores))
-    assert torch.equal(sort_rows(shuffled.info["matrix"], permute_set(sigma, x)), canonical)
+    assert torch.equal(sort_rows(shuffled.matrix, permute_set(sigma, x)), canonical)
     assert torch.equal(shuffled.apply(canonical), permute_set(sigma, first.apply(canonical)))
 
 
@@ -98,9 +98,9 @@ def test_modes_forward_and_gradient(gen, mode):
     pose = head(s)
     hard = torch.zeros(4, 5, 5, dtype=torch.float64).scatter_(2, pose.element[:, :, None], 1.0)
     if mode == "soft":
-        assert not torch.allclose(pose.info["matrix"], hard)
+        assert not torch.allclose(pose.matrix, hard)
     else:
-        assert torch.allclose(pose.info["matrix"], hard)
+        assert torch.allclose(pose.matrix, hard)
     canonical = torch.randn(4, 5, 2, generator=gen, dtype=torch.float64, requires_grad=True)
     rec = pose.apply(canonical)
     ((rec - target) ** 2).sum().backward()
@@ -114,7 +114,7 @@ def test_modes_forward_and_gradient(gen, mode):
 def test_eval_uses_exact_permutation():
     s = torch.tensor([[0.1, 0.3, 0.2]], dtype=torch.float64)
     head = PermutationPose(mode="soft").eval()
-    matrix = head(s).info["matrix"]
+    matrix = head(s).matrix
     assert torch.equal(matrix, torch.tensor([[[0.0, 1, 0], [0, 0, 1], [1, 0, 0]]],
                                             dtype=torch.float64))
 
@@ -134,7 +134,7 @@ def test_sinkhorn_is_doubly_stochastic(gen):
     assert torch.allclose(ds.sum(1), ones, atol=1e-6)
     assert torch.allclose(ds.sum(2), ones, atol=1e-12)
     head = PermutationPose(sinkhorn_iters=20).train()
-    assert torch.allclose(head(torch.randn(2, 4, generator=gen)).info["matrix"].sum(1),
+    assert torch.allclose(head(torch.randn(2, 4, generator=gen)).matrix.sum(1),
                           torch.ones(2, 4), atol=1e-3)
 
 

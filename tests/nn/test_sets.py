@@ -46,7 +46,7 @@ def test_encoder_code_is_invariant_and_scores_equivariant(gen, kind):
 def test_an_order_dependent_encoder_fails_the_check(gen):
     enc = SetEncoder(5, 4, hidden=8, n=N).double()
     position = torch.linspace(0, 1, N, dtype=torch.float64)[None, :, None]
-    with pytest.raises(AssertionError, match="not equivariant"):
+    with pytest.raises(AssertionError, match="not invariant under S7"):
         assert_invariant(lambda v: enc(v + position)[0], SymmetricGroup(N), permute_set,
                          _x(gen), generator=gen)
 

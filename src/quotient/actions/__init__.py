@@ -14,7 +14,10 @@ from .images import (
 )
 from .sets import (
     act_molecule,
+    compose_permutations,
+    compose_rigid_permutations,
     permute_graph,
+    permute_point_features,
     permute_points,
     permute_set,
     rigid_motion,
@@ -25,8 +28,10 @@ from .sets import (
 from .signals import reverse_signal, roll_signal
 
 __all__ = [
-    "Action", "act_molecule", "dihedral_image", "disc_mask", "flip_image", "identity_action",
-    "permute_graph", "permute_points", "permute_set", "reverse_signal", "rigid_motion",
+    "Action", "act_molecule", "compose_permutations", "compose_rigid_permutations",
+    "dihedral_image", "disc_mask", "flip_image", "identity_action",
+    "permute_graph", "permute_point_features", "permute_points", "permute_set",
+    "reverse_signal", "rigid_motion",
     "rigid_motion_and_permute_points", "roll_image", "roll_signal", "rot90_image",
     "rotate_image", "rotate_points", "translate_points",
 ]

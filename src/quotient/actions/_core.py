@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -32,6 +33,24 @@ class Action:
     def __call__(self, g: Element, x: Any) -> Any:
         return self.fn(g, x)
 
+    def accepts(self, group: Any) -> bool:
+        """Whether ``group``'s elements are what this action takes: its name matches one of
+        :attr:`groups` (``"Sn"`` stands for any ``S5``, ``S7``, ...; ``"Cn"``, ``"Dn"``,
+        ``"Zn"`` likewise; ``"T"`` for any ``T(d)``; ``"Z2d"`` for any ``Z4xZ5``; ``"any"``
+        for every group). A mismatch means the elements would be misread — e.g. the angles of
+        SO(2) cast to quarter turns by :data:`rot90_image`."""
+        name = _normalise(getattr(group, "name", ""))
+        return any(p == "any" or re.fullmatch(_pattern(p), name) for p in self.groups)
+
+    def check_group(self, group: Any) -> None:
+        """Raise ``ValueError`` naming the action, the group and the fix unless
+        :meth:`accepts`."""
+        if not self.accepts(group):
+            raise ValueError(
+                f"{self.name} acts on {', '.join(self.groups)} but the group is "
+                f"{getattr(group, 'name', group)}: its elements would be misread; pass the "
+                "action of that group (or the group this action is written for)")
+
     def __repr__(self) -> str:
         kind = "exact" if self.exact else "approximate"
         return f"Action({self.name}, {kind}, groups={self.groups})"
@@ -52,6 +71,21 @@ def check_ndim(x: Tensor, ndim: int, shape_doc: str, what: str) -> None:
         raise ValueError(f"{what}: expected shape {shape_doc}, got {tuple(x.shape)}")
 
 
-def identity_action() -> Action:
-    """The trivial action ``g·x = x`` (for invariant outputs)."""
-    return Action("identity", lambda g, x: x, exact=True, groups=("any",))
+def _normalise(name: str) -> str:
+    return name.replace("(", "").replace(")", "").replace(" ", "").replace("×", "x")
+
+
+_TOKENS = {"Z2d": r"Z\d+xZ\d+", "Sn": r"S\d+", "Cn": r"C\d+", "Dn": r"D\d+", "Zn": r"Z\d+"}
+
+
+def _pattern(pattern: str) -> str:
+    """A regular expression for a normalised group-name pattern (see :meth:`Action.accepts`)."""
+    out = re.escape(_normalise(pattern))
+    for token, regex in _TOKENS.items():
+        out = out.replace(re.escape(token), regex)
+    return r"T\d+" if out == "T" else out
+
+
+identity_action = Action("identity", lambda g, x: x, exact=True, groups=("any",),
+                         note="g·x = x, for invariant outputs")
+"""The trivial action ``g·x = x``: pass it as is (it is an :class:`Action`, not a factory)."""

@@ -6,6 +6,8 @@ Permutations follow :mod:`quotient.groups.symmetric`: element ``i`` moves to slo
 
 from __future__ import annotations
 
+from typing import Any
+
 import torch
 from torch import Tensor
 
@@ -26,7 +28,9 @@ def _gather_rows(x: Tensor, idx: Tensor) -> Tensor:
     return torch.gather(x, 1, view)
 
 
-def _permute_set(perm: Tensor, x: Tensor) -> Tensor:
+def _permute_set(perm: Tensor, x: Tensor | tuple[Tensor, ...]) -> Tensor | tuple[Tensor, ...]:
+    if isinstance(x, tuple):  # (elements, mask, per-element features, ...): all move together
+        return tuple(_permute_set(perm, part) for part in x)
     if x.dim() < 2:
         raise ValueError(f"permute_set: expected shape (batch, n, ...), got {tuple(x.shape)}")
     check_batch(perm, x, "permute_set")
@@ -34,15 +38,18 @@ def _permute_set(perm: Tensor, x: Tensor) -> Tensor:
     return _gather_rows(x, invert_permutation(perm))
 
 
-def _permute_graph(perm: Tensor, adj: Tensor) -> Tensor:
-    check_ndim(adj, 3, "(batch, n, n)", "permute_graph")
-    if adj.shape[1] != adj.shape[2]:
-        raise ValueError(f"permute_graph: adjacency must be square, got {tuple(adj.shape)}")
+def _permute_graph(perm: Tensor, adj: Tensor | tuple[Tensor, ...]) -> Any:
+    if isinstance(adj, tuple):  # (adjacency, mask or node features, ...)
+        return (_permute_graph(perm, adj[0]), *(_permute_set(perm, p) for p in adj[1:]))
+    if not hasattr(adj, "dim") or adj.dim() < 3 or adj.shape[1] != adj.shape[2]:
+        raise ValueError(f"permute_graph: expected square adjacency (batch, n, n) or pairwise "
+                         f"arrays (batch, n, n, ...), got {tuple(getattr(adj, 'shape', ()))}")
     check_batch(perm, adj, "permute_graph")
     _check_perm(perm, adj.shape[1], "permute_graph")
     inv = invert_permutation(perm)
     rows = _gather_rows(adj, inv)
-    return torch.gather(rows, 2, inv[:, None, :].expand(-1, adj.shape[1], -1))
+    cols = inv[:, None, :].reshape(*inv.shape[:1], 1, inv.shape[1], *([1] * (adj.dim() - 3)))
+    return torch.gather(rows, 2, cols.expand(-1, adj.shape[1], -1, *adj.shape[3:]))
 
 
 def _check_points(x: Tensor, d: int | None, what: str) -> None:
@@ -70,10 +77,21 @@ def _rigid_motion(g: Tensor, x: Tensor) -> Tensor:
     return x @ rotation_part(g).transpose(-1, -2) + translation_part(g)[:, None, :]
 
 
-def _rigid_and_permute(g: tuple[Tensor, Tensor], x: Tensor) -> Tensor:
+def _rigid_and_permute(g: tuple[Tensor, Tensor], x: Tensor | tuple[Tensor, ...]) -> Any:
     if not isinstance(g, tuple) or len(g) != 2:
         raise TypeError("rigid_motion_and_permute_points needs (rigid motion, permutation)")
+    if isinstance(x, tuple):  # (points, mask, atom types, ...): only the points move in space
+        return _permute_set(g[1], (_rigid_motion(g[0], x[0]), *x[1:]))
     return _permute_set(g[1], _rigid_motion(g[0], x))
+
+
+def _compose_permutations(g: Tensor, h: Tensor) -> Tensor:
+    _check_perm(h, g.shape[1], "compose_permutations")
+    return torch.gather(g, 1, h.long())
+
+
+def _compose_rigid_permutations(g: tuple[Tensor, Tensor], h: tuple[Tensor, Tensor]) -> tuple:
+    return (g[0].to(h[0].dtype) @ h[0], _compose_permutations(g[1], h[1]))
 
 
 def _molecule(g: tuple[Tensor, Tensor], mol: tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor]:
@@ -87,11 +105,12 @@ def _molecule(g: tuple[Tensor, Tensor], mol: tuple[Tensor, Tensor]) -> tuple[Ten
 
 
 permute_set = Action("permute_set", _permute_set, exact=True, groups=("Sn",),
-                     note="(σ·x)[σ(i)] = x[i] along dim 1")
+                     note="(σ·x)[σ(i)] = x[i] along dim 1; a tuple (x, mask, ...) moves together")
 permute_points = Action("permute_points", _permute_set, exact=True, groups=("Sn",),
                         note="reorders the points of a cloud (b, n, d)")
 permute_graph = Action("permute_graph", _permute_graph, exact=True, groups=("Sn",),
-                       note="A ↦ P A Pᵀ")
+                       note="A ↦ P A Pᵀ on (batch, n, n, ...); a tuple (A, mask, ...) permutes "
+                            "the rest as sets")
 rotate_points = Action("rotate_points", _rotate_points, exact=True, groups=("SO3", "O3", "SO2"),
                        note="x ↦ R x for every point")
 translate_points = Action("translate_points", _translate_points, exact=True, groups=("T",),
@@ -100,9 +119,24 @@ rigid_motion = Action("rigid_motion", _rigid_motion, exact=True, groups=("SE2", 
                       note="x ↦ R x + t from homogeneous matrices")
 rigid_motion_and_permute_points = Action(
     "rigid_motion_and_permute_points", _rigid_and_permute, exact=True,
-    groups=("SE3 × Sn", "E3 × Sn"), note="move every point, then reorder them")
+    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    note="move every point, then reorder them; a tuple (points, mask, types, ...) reorders the "
+         "rest with them")
+permute_point_features = Action(
+    "permute_point_features", lambda g, h: _permute_set(g[1], h), exact=True,
+    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    note="per-point invariant features (B, n, c): reordered with the points, not moved")
+compose_permutations = Action(
+    "compose_permutations", _compose_permutations, exact=True, groups=("Sn",),
+    note="S_n acting on its own elements by left multiplication, σ·τ = σ∘τ (poses)")
+compose_rigid_permutations = Action(
+    "compose_rigid_permutations", _compose_rigid_permutations, exact=True,
+    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    note="(rigid motion, permutation) acting on its own elements by left multiplication")
 act_molecule = Action("act_molecule", _molecule, exact=True, groups=("SE3 × Sn", "E3 × Sn"),
                       note="(positions, atom types): move and reorder atoms together")
 
-__all__ = ["act_molecule", "permute_graph", "permute_points", "permute_set", "rigid_motion",
+__all__ = ["act_molecule", "compose_permutations", "compose_rigid_permutations",
+           "permute_graph", "permute_point_features", "permute_points", "permute_set",
+           "rigid_motion",
            "rigid_motion_and_permute_points", "rotate_points", "translate_points"]

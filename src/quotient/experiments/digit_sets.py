@@ -176,7 +176,7 @@ def evaluate_model(model: nn.Module, digits: Tensor, cfg: DigitSetsConfig,
                                                 reduce="max", batch_size=1000)
 
         def canonical(b: Tensor) -> Tensor:
-            return sort_rows(model.encode(b)[1].info["matrix"], b)
+            return sort_rows(model.encode(b)[1].matrix, b)
 
         same = apply_batched(canonical, x, 1000) == apply_batched(
             canonical, permute_set(sigma, x), 1000)

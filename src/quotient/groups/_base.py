@@ -157,8 +157,31 @@ class Group(ABC):
         d = self.rep_dim(kind)
         return torch.zeros(0, d, d, dtype=DEFAULT_DTYPE)
 
+    # -- words ------------------------------------------------------------------------
+    def describe(self, g: Element) -> list[str]:
+        """Each element of the batch ``g`` in words (for messages), e.g. ``"rotation by 90°"``.
+
+        Subclasses say what their elements do; this default prints the encoding."""
+        return [_numbers(index_element(g, i)) for i in range(batch_size(g))]
+
     def __repr__(self) -> str:
         return self.name
+
+
+def _numbers(g: Element) -> str:
+    if isinstance(g, tuple):
+        return "(" + ", ".join(_numbers(p) for p in g) + ")"
+    values = g.detach().reshape(-1).tolist()
+    text = ", ".join(f"{v:.4g}" if isinstance(v, float) else str(v) for v in values[:12])
+    return text + (", ..." if len(values) > 12 else "")
+
+
+def degrees(radians: float) -> str:
+    """``"37.5°"``: an angle in radians as degrees, shortest exact-looking form."""
+    import math
+
+    d = math.degrees(radians)
+    return f"{d:.0f}°" if abs(d - round(d)) < 1e-9 else f"{d:.4g}°"
 
 
 class FiniteGroup(Group):

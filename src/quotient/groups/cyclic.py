@@ -11,7 +11,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Device, FiniteGroup, _check_batch
+from ._base import DEFAULT_DTYPE, Device, FiniteGroup, _check_batch, degrees
 from .so2 import rotation_matrix_2d
 
 
@@ -58,6 +58,11 @@ class CyclicGroup(FiniteGroup):
     def distance(self, g: Tensor, h: Tensor) -> Tensor:
         return (torch.remainder(g - h, self.n) != 0).to(DEFAULT_DTYPE)
 
+    def describe(self, g: Tensor) -> list[str]:
+        k = torch.remainder(g.long().reshape(-1), self.n).tolist()
+        return [("identity" if i == 0 else f"rotation by {degrees(2 * math.pi * i / self.n)}")
+                for i in k]
+
     def index(self, g: Tensor) -> Tensor:
         return torch.remainder(g.long(), self.n)
 
@@ -90,6 +95,10 @@ class CyclicShifts(CyclicGroup):
     def __init__(self, n: int) -> None:
         super().__init__(n)
         self.name = f"Z{n}"
+
+    def describe(self, g: Tensor) -> list[str]:
+        k = torch.remainder(g.long().reshape(-1), self.n).tolist()
+        return ["identity" if i == 0 else f"shift by {i} of {self.n} cells" for i in k]
 
     @property
     def representations(self) -> dict[str, int]:
@@ -141,6 +150,10 @@ class CyclicShifts2d(FiniteGroup):
 
     def index(self, g: Tensor) -> Tensor:
         return torch.remainder(g[:, 0], self.h) * self.w + torch.remainder(g[:, 1], self.w)
+
+    def describe(self, g: Tensor) -> list[str]:
+        return [f"shift by ({int(dy) % self.h}, {int(dx) % self.w}) cells (rows, columns)"
+                for dy, dx in g.long().tolist()]
 
     @property
     def representations(self) -> dict[str, int]:

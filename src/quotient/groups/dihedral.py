@@ -12,7 +12,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Device, FiniteGroup, _check_batch
+from ._base import DEFAULT_DTYPE, Device, FiniteGroup, _check_batch, degrees
 from .so2 import rotation_matrix_2d
 
 
@@ -62,6 +62,16 @@ class DihedralGroup(FiniteGroup):
 
     def distance(self, g: Tensor, h: Tensor) -> Tensor:
         return (self.index(g) != self.index(h)).to(DEFAULT_DTYPE)
+
+    def describe(self, g: Tensor) -> list[str]:
+        out = []
+        for k, f in g.long().tolist():
+            turn = f"rotation by {degrees(2 * math.pi * (k % self.n) / self.n)}"
+            if f % 2 == 0:
+                out.append("identity" if k % self.n == 0 else turn)
+            else:
+                out.append("reflection" + ("" if k % self.n == 0 else f", then {turn}"))
+        return out
 
     @property
     def representations(self) -> dict[str, int]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Device, Group, _check_batch
+from ._base import DEFAULT_DTYPE, Device, Group, _check_batch, degrees
 from .so2 import rotation_matrix_2d
 from .so3 import haar_rotations, so3_generators
 
@@ -71,6 +71,9 @@ class Translations(Group):
 
     def distance(self, g: Tensor, h: Tensor) -> Tensor:
         return (g - h).norm(dim=-1)
+
+    def describe(self, g: Tensor) -> list[str]:
+        return [f"translation by ({', '.join(f'{v:.3g}' for v in t)})" for t in g.tolist()]
 
     @property
     def representations(self) -> dict[str, int]:
@@ -135,6 +138,22 @@ class RigidMotions(Group):
 
     def distance(self, g: Tensor, h: Tensor) -> Tensor:
         return (g - h).flatten(1).norm(dim=1)
+
+    def describe(self, g: Tensor) -> list[str]:
+        from .so3 import _axis_angle
+
+        out = []
+        for m in g.double():
+            r, t = m[:self.d, :self.d], m[:self.d, self.d]
+            if self.d == 2:
+                angle = float(torch.atan2(r[1, 0], r[0, 0]))
+                turn = f"rotation by {degrees(angle)}"
+                if float(torch.linalg.det(r)) < 0:
+                    turn = f"reflection, then {turn}"
+            else:
+                turn = _axis_angle(r)
+            out.append(f"{turn}, then translation by ({', '.join(f'{v:.3g}' for v in t)})")
+        return out
 
     def discrete_generators(self) -> Tensor:
         if self.proper:

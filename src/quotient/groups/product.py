@@ -37,6 +37,10 @@ class DirectProduct(Group):
         return tuple(f.sample(batch, generator=generator, dtype=dtype, device=device)
                      for f in self.factors)
 
+    def describe(self, g: tuple) -> list[str]:
+        parts = [f.describe(p) for f, p in zip(self.factors, g, strict=True)]
+        return ["; ".join(words) for words in zip(*parts, strict=True)]
+
     def compose(self, g: tuple, h: tuple) -> tuple:
         return tuple(f.compose(a, b) for f, a, b in zip(self.factors, g, h, strict=True))
 

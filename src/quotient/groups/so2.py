@@ -7,7 +7,7 @@ import math
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Device, Group, _check_batch
+from ._base import DEFAULT_DTYPE, Device, Group, _check_batch, degrees
 
 
 def rotation_matrix_2d(angle: Tensor) -> Tensor:
@@ -52,6 +52,9 @@ class SO2(Group):
 
     def distance(self, g: Tensor, h: Tensor) -> Tensor:
         return wrap_angle(g - h).abs()
+
+    def describe(self, g: Tensor) -> list[str]:
+        return [f"rotation by {degrees(a)}" for a in wrap_angle(g.double()).reshape(-1).tolist()]
 
     @property
     def representations(self) -> dict[str, int]:

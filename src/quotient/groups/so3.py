@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from torch import Tensor
 
-from ._base import DEFAULT_DTYPE, Device, Group, _check_batch
+from ._base import DEFAULT_DTYPE, Device, Group, _check_batch, degrees
 
 
 def quaternion_to_matrix(q: Tensor) -> Tensor:
@@ -34,6 +34,24 @@ def so3_generators() -> Tensor:
     return -eps
 
 
+def _axis_angle(r: Tensor) -> str:
+    """One 3×3 orthogonal matrix in words: a rotation about an axis, times -1 if improper."""
+    r = r.double()
+    det = float(torch.linalg.det(r))
+    if det < 0:
+        r = -r
+    cos = max(-1.0, min(1.0, (float(r.trace()) - 1) / 2))
+    angle = float(torch.tensor(cos).acos())
+    axis = torch.stack([r[2, 1] - r[1, 2], r[0, 2] - r[2, 0], r[1, 0] - r[0, 1]])
+    if axis.norm() < 1e-9:  # 0 or π: the axis is an eigenvector of r + I
+        w, v = torch.linalg.eigh((r + r.T) / 2)
+        axis = v[:, -1]
+    axis = axis / axis.norm().clamp_min(1e-300)
+    turn = "identity" if angle < 1e-12 else (
+        f"rotation by {degrees(angle)} about ({', '.join(f'{a:.3g}' for a in axis.tolist())})")
+    return turn if det > 0 else f"{turn}, then point reflection"
+
+
 class SO3(Group):
     """Proper rotations of ℝ³. Representations: ``"standard"`` (the matrix itself)."""
 
@@ -54,6 +72,9 @@ class SO3(Group):
 
     def inverse(self, g: Tensor) -> Tensor:
         return g.transpose(-1, -2)
+
+    def describe(self, g: Tensor) -> list[str]:
+        return [_axis_angle(r) for r in g]
 
     def distance(self, g: Tensor, h: Tensor) -> Tensor:
         return (g - h).flatten(1).norm(dim=1)

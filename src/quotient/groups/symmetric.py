@@ -31,6 +31,21 @@ def invert_permutation(perm: Tensor) -> Tensor:
     return torch.argsort(perm, dim=-1)
 
 
+def _cycles(perm: list[int]) -> str:
+    """A permutation in cycle notation, ``"permutation (0 2 1)(3 4)"`` (i ↦ perm[i])."""
+    seen, cycles = set(), []
+    for start in range(len(perm)):
+        if start in seen or perm[start] == start:
+            continue
+        cycle, i = [], start
+        while i not in seen:
+            seen.add(i)
+            cycle.append(i)
+            i = perm[i]
+        cycles.append("(" + " ".join(map(str, cycle)) + ")")
+    return "permutation " + "".join(cycles) if cycles else "identity"
+
+
 class SymmetricGroup(FiniteGroup):
     """S_n. Representations: ``"permutation"`` (n×n, ``P_σ``), ``"standard"`` (the
     (n−1)-dimensional irreducible one on sum-zero vectors, ``Uᵀ P_σ U`` in the orthonormal
@@ -80,6 +95,9 @@ class SymmetricGroup(FiniteGroup):
 
     def distance(self, g: Tensor, h: Tensor) -> Tensor:
         return (g != h).any(dim=-1).to(DEFAULT_DTYPE)
+
+    def describe(self, g: Tensor) -> list[str]:
+        return [_cycles(p) for p in g.long().tolist()]
 
     def index(self, g: Tensor) -> Tensor:
         """Lexicographic rank of each permutation (matches :meth:`elements` order)."""

@@ -14,41 +14,14 @@ equivariant ψ = ξ∘μ it is itself invariant. Every data kind plugs in its ow
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, Protocol
+from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import Tensor, nn
 
-
-@dataclass
-class Pose:
-    """A predicted group element and how to apply it to a canonical reconstruction.
-
-    Attributes:
-        element: the (hard) group element per sample, in the group's tensor encoding — used
-            for evaluation (pose equivariance, canonicalisation).
-        apply: ``apply(canonical) -> reconstruction``; may use a relaxed (soft) element during
-            training, e.g. a SoftSort matrix for permutations.
-        penalties: named regularisers (scalars), e.g. the SoftSort entropy.
-        info: extra tensors the head exposes for evaluation (e.g. the permutation matrix used).
-        refine: optional closed-form refinement given the decoded canonical element,
-            ``refine(canonical) -> Pose`` (e.g. a Procrustes rotation that aligns the canonical
-            to the input); :meth:`GIAE.forward` applies it before ``apply``. It must keep the
-            pose equivariant (it sees the input only through equivariant features).
-    """
-
-    element: Any
-    apply: Callable[[Any], Any]
-    penalties: dict[str, Tensor] = field(default_factory=dict)
-    info: dict[str, Any] = field(default_factory=dict)
-    refine: Callable[[Any], Pose] | None = None
-
-
-class PoseHead(Protocol):
-    """ξ: equivariant features ``y`` -> :class:`Pose`. Fixed (closed form) or lightly learned."""
-
-    def __call__(self, features: Any) -> Pose: ...
+from ..nn.pose import Pose, PoseHead
+from ..symmetry import Symmetry
 
 
 @dataclass
@@ -71,6 +44,18 @@ class GIAE(nn.Module):
         decoder: ``z -> canonical x``.
         reconstruction_loss: ``(reconstruction, x) -> scalar``; mean squared error by default.
         penalty_weights: weights of the pose head's named penalties (missing names weigh 1).
+        approximate: a larger group the model respects only approximately (learned, or up to
+            resampling), e.g. all of SO(2) for an encoder exact under quarter turns; declared
+            as a :class:`~quotient.symmetry.Symmetry` of the same observed outputs, for
+            :func:`~quotient.metrics.symmetry_report`.
+        reconstruction_action: how the group acts on reconstructions, and which part of them
+            (default: the input action on the whole reconstruction).
+
+    Attributes:
+        symmetry: the exact symmetry, assembled from the encoder's and the pose head's:
+            ``z(g·x) = z(x)``, ``ψ(g·x) = g∘ψ(x)``, ``x̂(g·x) = g·x̂(x)`` (observed as a dict
+            with keys ``z``, ``pose``, ``reconstruction``); checked by
+            :func:`~quotient.testing.check_module` in ``eval()`` mode.
     """
 
     def __init__(
@@ -81,6 +66,8 @@ class GIAE(nn.Module):
         *,
         reconstruction_loss: Callable[[Any, Any], Tensor] | None = None,
         penalty_weights: dict[str, float] | None = None,
+        approximate: Symmetry | None = None,
+        reconstruction_action: tuple[Any, Callable[[Any], Any]] | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -88,6 +75,25 @@ class GIAE(nn.Module):
         self.decoder = decoder
         self.reconstruction_loss = reconstruction_loss or _mse
         self.penalty_weights = dict(penalty_weights or {})
+        self.approximate = approximate
+        self.reconstruction_action = reconstruction_action
+
+    @property
+    def symmetry(self) -> Symmetry | None:
+        """The exact symmetry of the whole model (``None`` if a part declares none)."""
+        enc = getattr(self.encoder, "symmetry", None)
+        head = getattr(self.pose_head, "symmetry", None)
+        if not isinstance(enc, Symmetry) or not isinstance(head, Symmetry):
+            return None
+        rec_action, rec_part = self.reconstruction_action or (enc.input, _whole)
+
+        def observe(out: GIAEOutput) -> dict[str, Any]:
+            return {"z": out.z, "pose": head.observed(out.pose),
+                    "reconstruction": rec_part(out.reconstruction)}
+
+        return Symmetry(enc.group, enc.input,
+                        output={"z": None, "pose": head.output, "reconstruction": rec_action},
+                        observe=observe, note=enc.note)
 
     def encode(self, x: Any) -> tuple[Tensor, Pose]:
         """The latent pair ``(z, pose)``."""
@@ -122,6 +128,10 @@ class GIAE(nn.Module):
             logs[name] = float(value.detach())
         logs["loss"] = float(total.detach())
         return total, logs
+
+
+def _whole(x: Any) -> Any:
+    return x
 
 
 def _first_float(x: Any) -> Tensor | None:

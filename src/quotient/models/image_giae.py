@@ -62,7 +62,7 @@ def signal_giae(*, in_channels: int = 1, length: int = 64, latent_dim: int = 16,
     equivariant under integer shifts), the Fourier-phase pose head and an MLP decoder."""
     enc = CircularEncoder(in_channels, latent_dim, widths, kernel_size, length)
     dec = MLPDecoder(latent_dim, in_channels, length, hidden)
-    return GIAE(enc, ShiftPoseHead(), dec)
+    return GIAE(enc, ShiftPoseHead(length), dec)
 
 
 def signal_baseline(*, in_channels: int = 1, length: int = 64, latent_dim: int = 16,

@@ -33,9 +33,11 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
+from ..actions import compose_permutations
 from ..groups.symmetric import SymmetricGroup
-from ..models.giae import Pose
-from .graphs import GraphFeatures
+from ..symmetry import Symmetry
+from .graphs import GraphFeatures, graph_features_action
+from .pose import Pose
 from .pose_perm import PermutationPose, permutation_entropy, soft_sort, unsort_graph
 
 __all__ = ["GraphPermutationPose", "individualize"]
@@ -95,7 +97,7 @@ class GraphPermutationPose(nn.Module):
 
     The pose has ``element = order`` (B, n), ``apply(Â) = Sᵀ Â S`` (a canonical adjacency or
     pairwise array (B, n, n, ...)), ``penalties = {"perm_entropy": ...}`` (mean row + column
-    entropy of S̃ over real nodes), and ``info["matrix"]`` (the S used). In ``eval()``
+    entropy of S̃ over real nodes), and ``matrix`` (the S used). In ``eval()``
     mode S is always the exact permutation and nothing is random.
     """
 
@@ -127,6 +129,10 @@ class GraphPermutationPose(nn.Module):
             return hard + (relaxed - relaxed.detach()), relaxed, order  # exactly hard forward
         return relaxed, relaxed, order
 
+    symmetry = Symmetry(lambda f: SymmetricGroup(f.mask.shape[1]), graph_features_action,
+                        output=compose_permutations, observe=lambda p: p.element,
+                        note="exact: relabelling the nodes composes the canonical order")
+
     def forward(self, features: Any) -> Pose:
         if not isinstance(features, GraphFeatures):
             raise TypeError("GraphPermutationPose needs the GraphFeatures of a GraphEncoder, got "
@@ -140,7 +146,7 @@ class GraphPermutationPose(nn.Module):
         else:
             penalty = relaxed.new_zeros(())
         return Pose(element=order, apply=lambda canonical: unsort_graph(used, canonical),
-                    penalties={"perm_entropy": penalty}, info={"matrix": used})
+                    penalties={"perm_entropy": penalty}, matrix=used)
 
     def group(self, n: int) -> SymmetricGroup:
         """The group the pose lives in, for ``n`` nodes."""

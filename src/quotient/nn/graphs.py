@@ -42,8 +42,10 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..actions import Action, permute_graph
+from ..actions import Action, permute_graph, permute_set
 from ..errors import DataError
+from ..groups import SymmetricGroup
+from ..symmetry import Symmetry
 
 __all__ = ["EdgeBlock", "EdgeTrunk", "GraphBatch", "GraphEncoder", "GraphFeatures",
            "as_graph_batch", "check_adjacency", "pair_mask", "permute_masked_graph"]
@@ -138,6 +140,16 @@ def _permute_masked_graph(perm: Tensor, x: tuple[Tensor, ...]) -> tuple[Tensor, 
 permute_masked_graph = Action(
     "permute_masked_graph", _permute_masked_graph, exact=True, groups=("Sn",),
     note="(A, mask[, X]) ↦ (P A Pᵀ, P mask[, P X])")
+
+
+def _act_graph_features(perm: Tensor, f: GraphFeatures) -> GraphFeatures:
+    return GraphFeatures(permute_graph(perm, f.edge), *permute_set(perm, (f.node, f.mask)),
+                         encoder=f.encoder)
+
+
+graph_features_action = Action(
+    "permute_graph_features", _act_graph_features, exact=True, groups=("Sn",),
+    note="reorders the edge tensor, node features and mask (the cached relation is dropped)")
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -310,6 +322,12 @@ class GraphEncoder(nn.Module):
             feats = g.node_features.to(dtype).transpose(1, 2)
             parts.append(torch.diag_embed(feats).permute(0, 2, 3, 1))
         return torch.cat(parts, dim=-1) * pairs
+
+    symmetry = Symmetry(
+        lambda x: SymmetricGroup(as_graph_batch(x).adjacency.shape[1]), permute_graph,
+        output=(None, (permute_graph, permute_set, permute_set)),
+        observe=lambda out: (out[0], (out[1].edge, out[1].node, out[1].mask)),
+        note="exact: z invariant; edge tensor, node features and mask reordered")
 
     def forward(self, x: Any) -> tuple[Tensor, GraphFeatures]:
         g = as_graph_batch(x)

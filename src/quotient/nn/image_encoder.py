@@ -20,6 +20,7 @@ from torch import Tensor, nn
 
 from ..actions import rot90_image, rotate_image
 from ..groups import CyclicGroup
+from ..symmetry import Symmetry
 from .images import (
     C4GroupConv,
     C4LiftConv,
@@ -111,10 +112,8 @@ class C4Encoder(nn.Module):
         gate: ``τ`` of the read-out weight (``0``: no weight; only with the dipole pose).
     """
 
-    group = CyclicGroup(4)
-    in_action = rot90_image
-    out_action = None  # z is invariant; v transforms by c4_vector_action (see pose_action)
-    pose_action = c4_vector_action
+    symmetry = Symmetry(CyclicGroup(4), rot90_image, output=(None, c4_vector_action),
+                        note="exact under quarter turns: z invariant, v turns with the image")
 
     def __init__(self, in_channels: int = 1, latent_dim: int = 32,
                  widths: tuple[int, ...] = (8, 16, 32), kernel_size: int = 3,

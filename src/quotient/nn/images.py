@@ -112,15 +112,16 @@ def _regular(k: Tensor, f: Tensor) -> Tensor:
 
 
 def _vector(k: Tensor, v: Tensor) -> Tensor:
-    if v.dim() != 2 or v.shape[1] != 2:
-        raise ValueError(f"c4_vector_action: expected 2-vectors (batch, 2), got {tuple(v.shape)}")
+    if v.dim() < 2 or v.shape[-1] != 2:
+        raise ValueError(f"c4_vector_action: expected 2-vectors (batch, ..., 2), got "
+                         f"{tuple(v.shape)}")
     check_batch(k, v, "c4_vector_action")
     k = torch.remainder(k.long(), 4)
     # exact quarter turns of (x, y): (x, y), (−y, x), (−x, −y), (y, −x)
-    x, y = v[:, 0], v[:, 1]
+    x, y = v[..., 0], v[..., 1]
     cols = [torch.stack([x, y], -1), torch.stack([-y, x], -1), torch.stack([-x, -y], -1),
             torch.stack([y, -x], -1)]
-    out = torch.stack(cols, 0)  # (4, b, 2)
+    out = torch.stack(cols, 0)  # (4, b, ..., 2)
     return out[k, torch.arange(v.shape[0], device=v.device)]
 
 

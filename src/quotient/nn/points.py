@@ -27,15 +27,16 @@ the single argmax frame. Ties of the scores (the hard sort) are not blended.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
 
-from ..actions import identity_action, rigid_motion_and_permute_points
-from ..groups import E3, SE3, SymmetricGroup, product
+from ..actions import permute_point_features, rigid_motion_and_permute_points
+from ..groups import RigidMotions, SymmetricGroup, product
+from ..symmetry import Symmetry
 from .pose_perm import PermutationPose
-from .pose_rigid import PointFeatures, anchor_candidates
+from .pose_rigid import PointFeatures, anchor_candidates, point_features_action
 from .sets import check_mask, masked_pool, mlp
 
 __all__ = ["EGNN", "EGNNLayer", "PointCloudEncoder", "check_points", "split_point_input"]
@@ -87,6 +88,15 @@ def split_point_input(x: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor
     return pos, extra >= 0, extra
 
 
+def rigid_group(proper: bool) -> Any:
+    """``x -> SE(d) × S_n`` (or ``E(d) × S_n``) for point input ``x`` (``(B, n, d)`` or a
+    tuple whose first part is that)."""
+    def group(x: Any) -> Any:
+        pos = x[0] if isinstance(x, (tuple, list)) else x
+        return product(RigidMotions(pos.shape[-1], proper=proper), SymmetricGroup(pos.shape[1]))
+    return group
+
+
 class EGNNLayer(nn.Module):
     """One E(n)-equivariant message-passing layer over all pairs of real points.
 
@@ -127,7 +137,9 @@ class EGNN(nn.Module):
     With ``update_coords=False`` the positions stay fixed (``x' = x``): a distance-based
     invariant message-passing network, a third cheaper."""
 
-    in_action = rigid_motion_and_permute_points
+    symmetry = Symmetry(rigid_group(False), rigid_motion_and_permute_points,
+                        output=(permute_point_features, rigid_motion_and_permute_points),
+                        note="exact: features reordered, coordinates moved and reordered")
 
     def __init__(self, node_dim: int, hidden: int = 64, layers: int = 3, n: int | None = None,
                  proper: bool = False, update_coords: bool = True) -> None:
@@ -135,7 +147,6 @@ class EGNN(nn.Module):
         self.node_dim = node_dim
         self.embed = nn.Linear(max(node_dim, 1), hidden)
         self.layers = nn.ModuleList([EGNNLayer(hidden, update_coords) for _ in range(layers)])
-        self.group = product(SE3() if proper else E3(), SymmetricGroup(n)) if n else None
 
     def forward(self, x: Tensor, node_features: Tensor | None = None,
                 mask: Tensor | None = None) -> tuple[Tensor, Tensor]:
@@ -179,8 +190,6 @@ class PointCloudEncoder(nn.Module):
             :func:`~quotient.nn.pose_rigid.anchor_candidates`).
     """
 
-    out_action = identity_action()
-
     def __init__(self, latent_dim: int, n_points: int, n_types: int = 0, hidden: int = 64,
                  egnn_layers: int = 0, z_from: Literal["sorted", "pooled"] = "sorted",
                  z_hidden: int = 256, proper: bool = True,
@@ -208,8 +217,10 @@ class PointCloudEncoder(nn.Module):
         else:
             self.phi = mlp([feat, z_hidden, z_hidden], last_act=True)
             self.code = mlp([z_hidden, z_hidden, latent_dim])
-        self.group = product(SE3() if proper else E3(), SymmetricGroup(n_points))
-        self.in_action = rigid_motion_and_permute_points
+        self.symmetry = Symmetry(
+            rigid_group(proper), rigid_motion_and_permute_points,
+            output=(None, point_features_action),
+            note="exact (float64 frames): z invariant, frame / centroid / scores equivariant")
 
     def forward(self, x: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, PointFeatures]:
         pos, mask, types = split_point_input(x)
@@ -238,7 +249,7 @@ class PointCloudEncoder(nn.Module):
         feats = self._features(centred, rot, h, m, pos.dtype)
         scores = self.score(feats)[..., 0]
         perm = self.perm(scores, mask)
-        z = self._code(feats, perm.info["matrix"], mask)
+        z = self._code(feats, perm.matrix, mask)
         extra = torch.ones_like(cand.sample, dtype=torch.bool)
         extra[cand.hard] = False
         if bool(extra.any()):  # z = Σ_k w_k z_k over the candidate frames of each cloud

@@ -40,8 +40,10 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
+from ..actions import compose_permutations, permute_set
 from ..groups.symmetric import SymmetricGroup
-from ..models.giae import Pose
+from ..symmetry import Symmetry
+from .pose import Pose
 
 Mode = Literal["soft", "straight_through", "hard"]
 
@@ -206,7 +208,7 @@ class PermutationPose(nn.Module):
 
     The pose has ``element = order`` (an S_n index tensor), ``apply = unsort_rows(S, ·)``
     (works for any per-element canonical ``(B, n, ...)``), ``penalties = {"perm_entropy": ...}``
-    and ``info = {"matrix": S used, "relaxed": S̃}``.
+    with ``matrix`` (the S used) and ``relaxed`` (S̃).
     """
 
     def __init__(self, tau: float = 1.0, mode: Mode = "soft", hard_at_eval: bool = True,
@@ -234,6 +236,10 @@ class PermutationPose(nn.Module):
             used = relaxed
         return used, relaxed, order
 
+    symmetry = Symmetry(lambda s: SymmetricGroup((s[0] if isinstance(s, tuple) else s).shape[1]),
+                        permute_set, output=compose_permutations, observe=lambda p: p.element,
+                        note="exact: reordering the scores reorders the sort, σ·order = σ∘order")
+
     def forward(self, scores: Tensor | tuple[Tensor, Tensor] | object,
                 mask: Tensor | None = None) -> Pose:
         """``scores (B, n)``, or a ``(scores, mask)`` tuple, or any object with ``.scores`` and
@@ -245,7 +251,7 @@ class PermutationPose(nn.Module):
         used, relaxed, order = self.matrices(scores, mask)  # type: ignore[arg-type]
         return Pose(element=order, apply=lambda canonical: unsort_rows(used, canonical),
                     penalties={"perm_entropy": permutation_entropy(relaxed, mask)},
-                    info={"matrix": used, "relaxed": relaxed})
+                    matrix=used, relaxed=relaxed)
 
     def group(self, n: int) -> SymmetricGroup:
         """The group the pose lives in, for ``n`` elements."""

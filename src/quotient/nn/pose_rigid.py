@@ -46,8 +46,10 @@ from typing import Any, Literal
 import torch
 from torch import Tensor, nn
 
-from ..groups.euclidean import homogeneous
-from ..models.giae import Pose
+from ..actions import Action, compose_permutations, compose_rigid_permutations, permute_set
+from ..groups.euclidean import homogeneous, rotation_part, translation_part
+from ..symmetry import Symmetry
+from .pose import Pose
 from .pose_perm import PermutationPose, unsort_rows
 
 __all__ = [
@@ -313,6 +315,35 @@ class PointFeatures:
     perm: Pose | None = None
 
 
+def _act_point_features(g: tuple[Tensor, Tensor], f: PointFeatures) -> PointFeatures:
+    """``(A, σ)·features``: the frame turns (``R₀ ↦ R_A R₀``), the centroid moves, per-point
+    arrays are reordered (and the centred points turned), the permutation pose composes."""
+    rot_g = rotation_part(g[0]).to(f.rotation.dtype)
+    t_g = translation_part(g[0]).to(f.translation.dtype)
+    scores, centred, mask = permute_set(g[1], (f.scores, f.centred @ rot_g.transpose(1, 2),
+                                               f.mask))
+    perm = None if f.perm is None else f.perm.replace(
+        element=compose_permutations(g[1], f.perm.element))
+    return PointFeatures(rot_g @ f.rotation, (rot_g @ f.translation[..., None])[..., 0] + t_g,
+                         scores, centred, mask, perm)
+
+
+point_features_action = Action(
+    "move_point_features", _act_point_features, exact=True,
+    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    note="rigid motion and reordering of the equivariant point-cloud features")
+
+
+def rigid_group_of_features(f: PointFeatures) -> Any:
+    """``SE(d) × S_n`` for the features of ``n`` points in ``d`` dimensions (SE, as only proper
+    frames are produced; the E(d) reflections act the same way on them)."""
+    from ..groups import RigidMotions, SymmetricGroup, product
+
+    d = f.rotation.shape[-1]
+    return product(RigidMotions(d, proper=bool(torch.linalg.det(f.rotation[:1]) > 0)),
+                   SymmetricGroup(f.scores.shape[1]))
+
+
 class RigidPermutationPose(nn.Module):
     """ξ for SE(3) × S_n or E(3) × S_n on point clouds (and molecules).
 
@@ -340,15 +371,18 @@ class RigidPermutationPose(nn.Module):
         self.perm = perm or PermutationPose()
         self.rotation, self.proper = rotation, proper
 
+    symmetry = Symmetry(rigid_group_of_features, point_features_action,
+                        output=compose_rigid_permutations, observe=lambda p: p.element,
+                        note="exact: (R, t, order) compose with the rigid motion and reordering")
+
     def forward(self, feats: PointFeatures) -> Pose:
         perm = feats.perm if feats.perm is not None else self.perm(feats.scores, feats.mask)
-        matrix = perm.info["matrix"]
+        matrix = perm.matrix
         return self._pose(feats, perm, matrix, feats.rotation)
 
     def _pose(self, feats: PointFeatures, perm: Pose, matrix: Tensor, rot: Tensor) -> Pose:
         t, mask = feats.translation, feats.mask
         apply = _make_apply(matrix, rot, t, mask)
-        info = {**perm.info, "frame": feats.rotation}
         refine = None
         if self.rotation == "procrustes" and rot is feats.rotation:
             def refine(canonical: Any) -> Pose:
@@ -358,7 +392,8 @@ class RigidPermutationPose(nn.Module):
                                               proper=self.proper)
                 return self._pose(feats, perm, matrix, new_rot)
         return Pose(element=(homogeneous(rot, t), perm.element), apply=apply,
-                    penalties=dict(perm.penalties), info=info, refine=refine)
+                    penalties=dict(perm.penalties), matrix=matrix, relaxed=perm.relaxed,
+                    frame=feats.rotation, refine=refine)
 
 
 def _coords(canonical: Any) -> Tensor:

@@ -21,9 +21,20 @@ import math
 import torch
 from torch import Tensor, nn
 
-from ..actions import rot90_image, rotate_image
-from ..models.giae import Pose
+from ..actions import Action, rot90_image, rotate_image
+from ..actions._core import check_batch
+from ..groups import CyclicGroup, CyclicShifts
+from ..symmetry import Symmetry
 from .image_encoder import quarter_split
+from .images import c4_vector_action
+from .pose import Pose
+from .signals import roll_map
+
+
+def angle_vector(theta: Tensor) -> Tensor:
+    """``(cos θ, sin θ)`` (``(B, 2)``): an angle as a point of the circle, which is how the
+    checker compares angles (no jump where the angle wraps around)."""
+    return torch.stack([torch.cos(theta), torch.sin(theta)], dim=-1)
 
 __all__ = ["SO2PoseHead", "ShiftPoseHead", "fourier_shift", "shift_phase"]
 
@@ -41,6 +52,10 @@ class SO2PoseHead(nn.Module):
             regulariser that keeps ``v`` away from 0 where the angle is undefined; weigh it with
             ``GIAE(penalty_weights={"pose_small": w})``. 0 (the default) adds no penalty.
     """
+
+    symmetry = Symmetry(CyclicGroup(4), c4_vector_action, output=c4_vector_action,
+                        observe=lambda pose: angle_vector(pose.element),
+                        note="exact under quarter turns of v: θ turns by 90°·k")
 
     def __init__(self, margin: float = 0.0) -> None:
         super().__init__()
@@ -99,7 +114,32 @@ class ShiftPoseHead(nn.Module):
     """ξ for cyclic shifts: ``y (B, L) -> Pose(s (B,) real in [0, L), x̂ = fourier_shift(s, x̂₀))``.
 
     ``Pose.element`` is the real shift; ``round(s) mod L`` is the ℤ_L element.
+
+    Args:
+        length: the signal length ``L`` (declares the symmetry ``Z_L``; ``None``: none declared).
     """
+
+    def __init__(self, length: int | None = None) -> None:
+        super().__init__()
+        self.length = length
+
+    @property
+    def symmetry(self) -> Symmetry | None:
+        """``Z_L`` shifting the map ``y`` and turning the phase ``2πs/L`` (when ``L`` is set)."""
+        if self.length is None:
+            return None
+        n = self.length
+
+        def turn(k: Tensor, v: Tensor) -> Tensor:
+            check_batch(k, v, "turn_phase")
+            c, s = torch.cos(2 * math.pi * k.to(v.dtype) / n), torch.sin(
+                2 * math.pi * k.to(v.dtype) / n)
+            return torch.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]], -1)
+
+        return Symmetry(CyclicShifts(n), roll_map,
+                        output=Action("turn_phase", turn, exact=True, groups=("Zn",)),
+                        observe=lambda pose: angle_vector(pose.element * (2 * math.pi / n)),
+                        note="exact under integer shifts of y: s shifts along (mod L)")
 
     def forward(self, y: Tensor) -> Pose:
         if y.dim() != 2:

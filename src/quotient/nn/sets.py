@@ -24,8 +24,9 @@ from typing import Literal
 import torch
 from torch import Tensor, nn
 
-from ..actions import identity_action, permute_set
+from ..actions import Action, permute_set
 from ..groups import SymmetricGroup
+from ..symmetry import Symmetry
 
 Pool = Literal["sum", "mean", "max"]
 
@@ -112,15 +113,20 @@ def masked_pool(h: Tensor, mask: Tensor, kind: Pool = "sum") -> Tensor:
     raise ValueError(f"pool must be 'sum', 'mean' or 'max', got {kind!r}")
 
 
-class _SetModule(nn.Module):
-    """Declares S_n symmetry for :func:`quotient.testing.check_module` (``n`` fixes the group)."""
+def set_size_group(x: Tensor | tuple[Tensor, ...]) -> SymmetricGroup:
+    """S_n for a batch of sets ``(B, n, ...)`` (or a tuple whose first part is one)."""
+    return SymmetricGroup((x[0] if isinstance(x, tuple) else x).shape[1])
 
-    in_action = permute_set
-    out_action = permute_set
+
+class _SetModule(nn.Module):
+    """Permutation-equivariant ``(B, n, c) -> (B, n, c')`` layers: S_n reorders both sides."""
+
+    symmetry = Symmetry(set_size_group, permute_set, output=permute_set,
+                        note="exact: the elements are reordered together with the output rows")
 
     def __init__(self, n: int | None = None) -> None:
         super().__init__()
-        self.group = SymmetricGroup(n) if n else None
+        self.n = n
 
 
 class DeepSetsLayer(_SetModule):
@@ -168,6 +174,14 @@ class SetFeatures:
     mask: Tensor
 
 
+def _act_set_features(perm: Tensor, f: SetFeatures) -> SetFeatures:
+    return SetFeatures(*permute_set(perm, (f.scores, f.h, f.mask)))
+
+
+set_features_action = Action("permute_set_features", _act_set_features, exact=True,
+                             groups=("Sn",), note="reorders scores, features and mask")
+
+
 class SetEncoder(_SetModule):
     """``x (B, n, d) -> (z (B, latent), SetFeatures)``: invariant code and equivariant scores.
 
@@ -179,10 +193,11 @@ class SetEncoder(_SetModule):
         kind: ``"deepsets"`` or ``"attention"`` layers.
         pool: pooling of the invariant readout (``"sum"`` keeps multiplicities of multisets).
         rho_hidden: width of the readout network ``ρ``.
-        n: set size, only to declare ``group`` for the equivariance checker.
+        n: unused (kept for compatibility); the group is S_n for the input's ``n``.
     """
 
-    out_action = identity_action()
+    symmetry = Symmetry(set_size_group, permute_set, output=(None, set_features_action),
+                        note="exact: z invariant, scores / features / mask reordered")
 
     def __init__(self, in_dim: int, latent_dim: int, hidden: int = 64, layers: int = 1,
                  kind: Literal["deepsets", "attention"] = "deepsets", pool: Pool = "sum",

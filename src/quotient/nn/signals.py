@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from ..actions import Action, roll_signal
 from ..actions._core import check_batch
 from ..groups import CyclicShifts
+from ..symmetry import Symmetry
 
 __all__ = ["CircularEncoder", "MLPDecoder", "MLPEncoder", "check_signals", "roll_map"]
 
@@ -58,6 +59,10 @@ roll_map = Action("roll_map", _roll_map, exact=True, groups=("Zn",),
                   note="cyclic shift of single-channel maps (batch, length)")
 
 
+def _shifts_of_input(x: Tensor) -> CyclicShifts:
+    return CyclicShifts(x.shape[-1])
+
+
 class CircularEncoder(nn.Module):
     """``x (B, C, L) -> (z (B, latent_dim), y (B, L))`` with circular 1-d convolutions.
 
@@ -66,9 +71,6 @@ class CircularEncoder(nn.Module):
     ``z = MLP([mean_t f, max_t f])`` (invariant), ``y = conv1×1(f)`` (equivariant).
     """
 
-    in_action = roll_signal
-    out_action = None  # z is invariant; y transforms by roll_map (see pose_action)
-    pose_action = roll_map
 
     def __init__(self, in_channels: int = 1, latent_dim: int = 16,
                  widths: tuple[int, ...] = (32, 32, 32), kernel_size: int = 5,
@@ -77,7 +79,9 @@ class CircularEncoder(nn.Module):
         if kernel_size % 2 != 1:
             raise ValueError(f"kernel_size must be odd, got {kernel_size}")
         self.in_channels, self.latent_dim, self.length = in_channels, latent_dim, length
-        self.group = CyclicShifts(length) if length is not None else None
+        group = CyclicShifts(length) if length is not None else _shifts_of_input
+        self.symmetry = Symmetry(group, roll_signal, output=(None, roll_map),
+                                 note="exact under integer shifts: z invariant, y shifts along")
         layers: list[nn.Module] = []
         prev = in_channels
         for w in widths:

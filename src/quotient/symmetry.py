@@ -1,0 +1,117 @@
+"""The symmetry contract: a group and how it acts on a map's inputs and outputs.
+
+A map ``f`` respects ``Symmetry(G, input, output)`` when ``f(g·x) = g·f(x)`` for every
+``g ∈ G``; ``output=None`` means invariance, ``f(g·x) = f(x)``. Every equivariant module of
+quotient declares one as its ``symmetry`` attribute (encoders, pose heads, the autoencoder
+itself), and :func:`quotient.testing.check_module` checks a module against it.
+
+Outputs with structure are described by the same structure of actions: a tuple
+``(None, c4_vector_action)`` for an encoder returning ``(z, v)`` with ``z`` invariant and ``v``
+turning with the input, a dict for a dict. ``observe`` picks, from a richer output, the tensors
+the promise is about (e.g. the code and the pose element of an autoencoder's output).
+
+>>> import torch
+>>> from quotient.actions import permute_set
+>>> from quotient.groups import SymmetricGroup
+>>> sym = Symmetry(SymmetricGroup(4), permute_set, output=(None, permute_set))
+>>> sym.invariant, sym.describe()
+(False, 'S4 acting by permute_set; output: (invariant, permute_set)')
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from .actions import Action
+from .groups import Element, Group
+
+__all__ = ["OutputActions", "Symmetry", "act_on_output", "describe_actions"]
+
+OutputActions = Any
+"""``None`` (invariant), an action ``act(g, y)``, or a tuple / list / dict of these matching the
+structure of the (observed) output."""
+
+
+def act_on_output(actions: OutputActions, g: Element, y: Any) -> Any:
+    """Apply a structure of actions to an output of the same structure.
+
+    Raises:
+        TypeError: the structures do not match (naming both).
+    """
+    if actions is None:
+        return y
+    if isinstance(actions, (tuple, list)):
+        if not isinstance(y, (tuple, list)) or len(y) != len(actions):
+            raise TypeError(f"the output actions describe {len(actions)} parts but the output "
+                            f"is {type(y).__name__}"
+                            + (f" of {len(y)}" if isinstance(y, (tuple, list)) else ""))
+        return type(y)(act_on_output(a, g, part) for a, part in zip(actions, y, strict=True))
+    if isinstance(actions, Mapping):
+        if not isinstance(y, Mapping) or set(y) != set(actions):
+            raise TypeError(f"the output actions describe the keys {sorted(actions)} but the "
+                            f"output has {sorted(y) if isinstance(y, Mapping) else type(y)}")
+        return {k: act_on_output(actions[k], g, y[k]) for k in y}
+    return actions(g, y)
+
+
+def describe_actions(actions: OutputActions) -> str:
+    """``"invariant"``, an action's name, or the structure of them."""
+    if actions is None:
+        return "invariant"
+    if isinstance(actions, (tuple, list)):
+        return "(" + ", ".join(describe_actions(a) for a in actions) + ")"
+    if isinstance(actions, Mapping):
+        return "{" + ", ".join(f"{k}: {describe_actions(a)}" for k, a in actions.items()) + "}"
+    return getattr(actions, "name", getattr(actions, "__name__", type(actions).__name__))
+
+
+@dataclass(frozen=True)
+class Symmetry:
+    """``G`` acting on a map's inputs and (observed) outputs.
+
+    Attributes:
+        group: the group, or a function ``x -> group`` when it depends on the input (S_n for
+            sets of ``n`` elements).
+        input: the action on inputs.
+        output: the actions on the observed output (:data:`OutputActions`); ``None`` for an
+            invariant map.
+        observe: ``output -> the parts the promise is about`` (default: the whole output).
+        note: how exact the promise is, for messages and reports.
+    """
+
+    group: Group | Callable[[Any], Group]
+    input: Action | Callable[[Element, Any], Any]
+    output: OutputActions = None
+    observe: Callable[[Any], Any] | None = None
+    note: str = ""
+
+    @property
+    def invariant(self) -> bool:
+        """Whether the map is invariant (no output action)."""
+        return self.output is None
+
+    def group_for(self, x: Any) -> Group:
+        """The group for input ``x``."""
+        return self.group if isinstance(self.group, Group) else self.group(x)
+
+    def observed(self, y: Any) -> Any:
+        """The parts of an output the promise is about."""
+        return y if self.observe is None else self.observe(y)
+
+    def act_output(self, g: Element, y: Any) -> Any:
+        """``g`` applied to an observed output."""
+        return act_on_output(self.output, g, y)
+
+    def with_output(self, output: OutputActions,
+                    observe: Callable[[Any], Any] | None = None) -> Symmetry:
+        """The same group and input action with other output actions."""
+        return dataclasses.replace(self, output=output, observe=observe)
+
+    def describe(self) -> str:
+        """One line: the group, the input action and the output actions."""
+        group = self.group.name if isinstance(self.group, Group) else "a group fixed by the input"
+        name = getattr(self.input, "name", getattr(self.input, "__name__", "an action"))
+        return f"{group} acting by {name}; output: {describe_actions(self.output)}"

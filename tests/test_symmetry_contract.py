@@ -1,0 +1,136 @@
+"""Every equivariant module the library ships declares its symmetry, and keeps it: the checker
+passes each one in float64 at 1e-10 against its own declaration (all elements of small finite
+groups, random ones otherwise), and a module whose promise is broken fails it."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+import torch
+
+from quotient.models.giae import GIAE
+from quotient.models.graph_giae import GraphGIAE
+from quotient.models.image_giae import image_giae, signal_giae
+from quotient.nn.points import EGNN, PointCloudEncoder
+from quotient.nn.pose_perm import PermutationPose
+from quotient.nn.pose_rigid import RigidPermutationPose
+from quotient.nn.sets import DeepSetsLayer, SetAttentionLayer, SetDecoder, SetEncoder
+from quotient.symmetry import Symmetry
+from quotient.testing import check_module
+from quotient.train import seeded
+
+TOL = 1e-10
+
+
+def _x(*shape: int, seed: int = 0) -> torch.Tensor:
+    return torch.randn(*shape, dtype=torch.float64, generator=torch.Generator().manual_seed(seed))
+
+
+def _asymmetric_graphs() -> tuple[torch.Tensor, torch.Tensor]:
+    """Six-node graphs whose only automorphism is the identity: their canonical order is
+    unique, so the pose of a graph GIAE is equivariant on them (for graphs with automorphisms
+    only up to those)."""
+    import networkx as nx
+    from networkx.algorithms.isomorphism import GraphMatcher
+
+    graphs = [g for g in nx.graph_atlas_g() if g.number_of_nodes() == 6
+              and len(list(itertools.islice(GraphMatcher(g, g).isomorphisms_iter(), 2))) == 1]
+    adj = torch.stack([torch.as_tensor(nx.to_numpy_array(g)) for g in graphs[:6]])
+    return adj.double(), torch.ones(adj.shape[:2], dtype=torch.bool)
+
+
+def _image():
+    return image_giae(image_size=12, latent_dim=3, widths=(2, 2), decoder_widths=(4, 4, 4))
+
+
+def _signal():
+    return signal_giae(length=16, latent_dim=3, widths=(4, 4), hidden=8)
+
+
+def _sets():
+    return GIAE(SetEncoder(2, 3, hidden=8), PermutationPose(), SetDecoder(3, 5, 2, hidden=8))
+
+
+def _points():
+    return GIAE(PointCloudEncoder(3, 4, hidden=8, z_hidden=8), RigidPermutationPose(),
+                SetDecoder(3, 4, 3, hidden=8))
+
+
+def _graph():
+    return GraphGIAE(6, latent_dim=3, channels=4)
+
+
+# name: (build the module, build its input from the float64 module)
+CASES = {
+    "C4Encoder": (lambda: _image().encoder, lambda m: _x(3, 1, 12, 12)),
+    "SO2PoseHead": (lambda: _image().pose_head, lambda m: _x(3, 2)),
+    "image GIAE": (_image, lambda m: _x(3, 1, 12, 12)),
+    "CircularEncoder": (lambda: _signal().encoder, lambda m: _x(3, 1, 16)),
+    "ShiftPoseHead": (lambda: _signal().pose_head, lambda m: _x(3, 16)),
+    "signal GIAE": (_signal, lambda m: _x(3, 1, 16)),
+    "DeepSetsLayer": (lambda: DeepSetsLayer(2, 4), lambda m: _x(3, 5, 2)),
+    "SetAttentionLayer": (lambda: SetAttentionLayer(4, 2), lambda m: _x(3, 5, 4)),
+    "SetEncoder": (lambda: _sets().encoder, lambda m: _x(3, 5, 2)),
+    "PermutationPose": (PermutationPose, lambda m: _x(3, 5)),
+    "set GIAE": (_sets, lambda m: _x(3, 5, 2)),
+    "EGNN": (lambda: EGNN(0, 8, 2), lambda m: _x(3, 4, 3)),
+    "PointCloudEncoder": (lambda: _points().encoder, lambda m: _x(3, 4, 3)),
+    "RigidPermutationPose": (RigidPermutationPose,
+                             lambda m: _points().encoder.double().eval()(_x(3, 4, 3))[1]),
+    "point GIAE": (_points, lambda m: _x(3, 4, 3)),
+    "GraphEncoder": (lambda: _graph().encoder, lambda m: _asymmetric_graphs()),
+    "GraphPermutationPose": (lambda: _graph().pose_head, None),
+    "graph GIAE": (_graph, lambda m: _asymmetric_graphs()),
+}
+
+
+def _build(case: str) -> tuple[torch.nn.Module, object]:
+    make, data = CASES[case]
+    with seeded(0):
+        module = make().double().eval()
+    if case == "GraphPermutationPose":
+        with seeded(0):
+            graph = _graph().double().eval()
+        module = graph.pose_head
+        return module, graph.encoder(_asymmetric_graphs())[1]
+    return module, data(module)
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_every_shipped_module_keeps_its_declared_symmetry(case):
+    module, x = _build(case)
+    assert isinstance(module.symmetry, Symmetry), f"{case} declares no symmetry"
+    report = check_module(module, x, generator=torch.Generator().manual_seed(1))
+    assert report.error <= TOL, (case, report.error)
+
+
+def test_a_module_that_breaks_its_promise_fails_its_own_check():
+    module, x = _build("set GIAE")
+    original = module.decoder.forward
+
+    class Peek(torch.nn.Module):  # a "pose head" that leaks the input order into z
+        symmetry = module.encoder.symmetry
+
+        def __init__(self, enc):
+            super().__init__()
+            self.enc = enc
+
+        def forward(self, t):
+            z, feats = self.enc(t)
+            return z + t[:, :1, :1].reshape(-1, 1), feats
+
+    module.encoder = Peek(module.encoder)
+    assert original is not None
+    with pytest.raises(AssertionError, match="not equivariant under S5"):
+        check_module(module, x, generator=torch.Generator().manual_seed(1))
+
+
+def test_the_giae_symmetry_is_assembled_from_its_parts():
+    module, _ = _build("image GIAE")
+    sym = module.symmetry
+    assert sym.group is module.encoder.symmetry.group
+    assert sym.describe() == ("C4 acting by rot90_image; output: {z: invariant, "
+                              "pose: c4_vector_action, reconstruction: rot90_image}")
+    plain = GIAE(torch.nn.Identity(), PermutationPose(), torch.nn.Identity())
+    assert plain.symmetry is None  # an encoder without a declaration: nothing is promised
