@@ -80,6 +80,10 @@ class Symmetry:
             invariant map.
         observe: ``output -> the parts the promise is about`` (default: the whole output).
         note: how exact the promise is, for messages and reports.
+        measure: optional ``(observed f(g·x), g·observed f(x)) -> {name: per-sample errors}``
+            in meaningful units (degrees, cells, a relative translation, 0/1 for a wrong
+            order), used by :func:`~quotient.metrics.symmetry_report`; the checker itself
+            uses relative norms.
     """
 
     group: Group | Callable[[Any], Group]
@@ -87,6 +91,7 @@ class Symmetry:
     output: OutputActions = None
     observe: Callable[[Any], Any] | None = None
     note: str = ""
+    measure: Callable[[Any, Any], dict[str, Any]] | None = None
 
     @property
     def invariant(self) -> bool:

@@ -8,9 +8,9 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from quotient.experiments._autoencoding import consistency_loss
 from quotient.models.baselines import random_rotation
 from quotient.models.image_giae import image_giae
+from quotient.models.losses import consistency_loss
 from quotient.testing import run_on_ranks
 from quotient.train import StepContext, convert_batchnorm
 

@@ -10,13 +10,19 @@ import torch
 from quotient import experiments
 from quotient.actions import rot90_image
 from quotient.errors import ConfigError
-from quotient.experiments.rotated_mnist import RotatedMNISTConfig, build_model, evaluate, run
+from quotient.experiments.rotated_mnist import (
+    EXPERIMENT,
+    RotatedMNISTConfig,
+    build_model,
+    load_data,
+)
 from quotient.groups import CyclicGroup
 from quotient.testing import assert_invariant
 from quotient.train import RunDir, apply_overrides
 
-KEYS = ("rec_mse", "knn_acc", "linear_acc", "inv_err_exact", "inv_err_any", "pose_err_deg",
-        "train_seconds")
+KEYS = ("rec_mse", "knn_acc", "linear_acc", "inv_err_exact", "inv_err_any",
+        "pose_err_exact_angle_deg", "pose_err_any_angle_deg", "rec_err_exact", "train_seconds")
+run, evaluate = EXPERIMENT.run, EXPERIMENT.evaluate
 
 
 def _tiny(**kw):
@@ -37,7 +43,9 @@ def test_giae_run_writes_metrics_and_plots(tmp_path):
     cfg = _tiny()
     run_dir.write_config({"experiment": "rotated-mnist", "kind": "train",
                           "config": json.loads(json.dumps(dataclasses.asdict(cfg)))})
-    metrics = run(cfg, run_dir, False)
+    result = run(cfg, run_dir, False)
+    metrics = result.metrics
+    assert result.fit.completed and result.fit.step == 3
     for key in KEYS:
         assert key in metrics and math.isfinite(metrics[key]), key
     assert metrics["steps"] == 3
@@ -46,7 +54,9 @@ def test_giae_run_writes_metrics_and_plots(tmp_path):
     # their norm), so the float32 rounding shows as ~1e-4 here and ~1e-7 after training
     assert metrics["inv_err_exact"] < 1e-2
     assert metrics["inv_err_exact_f64"] < 1e-10
-    assert metrics["pose_err_deg"] < 0.01
+    assert metrics["pose_err_exact_angle_deg"] < 0.01
+    assert metrics["pose_err_exact_angle_deg_f64"] < 1e-8
+    assert metrics["rec_err_exact_f64"] < 1e-10
     assert metrics["inv_err_any"] > metrics["inv_err_exact"]
     for name in ("images", "embedding", "pose", "learning_curve"):
         assert (run_dir.plots_dir / f"{name}.png").stat().st_size > 1000
@@ -57,14 +67,14 @@ def test_giae_run_writes_metrics_and_plots(tmp_path):
 
 def test_baseline_has_no_pose_metrics(tmp_path):
     metrics = run(dataclasses.replace(_tiny(model="classical"), plots=False),
-                  RunDir(tmp_path / "run"), False)
-    assert "pose_err_deg" not in metrics
+                  RunDir(tmp_path / "run"), False).metrics
+    assert not [k for k in metrics if k.startswith(("pose_err", "rec_err"))]
     assert metrics["inv_err_exact"] > 1e-3  # a plain CNN code moves under quarter turns
 
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 def test_model_code_is_invariant_to_rounding(gen, dtype):
-    model = build_model(_tiny()).to(dtype).eval()
+    model = build_model(_tiny(), load_data(_tiny())).to(dtype).eval()
     x = torch.rand(4, 1, 28, 28, generator=gen, dtype=dtype)
     tol = 1e-10 if dtype == torch.float64 else 1e-5
     assert_invariant(model.embed, CyclicGroup(4), rot90_image, x, elements=torch.arange(1, 4),
@@ -86,9 +96,9 @@ class _Ctx:
 
 
 def test_consistency_penalty_is_zero_for_an_invariant_transform_and_scale_free(gen):
-    from quotient.experiments._autoencoding import autoencoder_loss, consistency_loss
     from quotient.models.baselines import random_rotation
     from quotient.models.image_giae import image_giae
+    from quotient.models.losses import autoencoder_loss, consistency_loss
 
     model = image_giae(image_size=16, latent_dim=5, widths=(3, 4), decoder_widths=(6, 4))
     model = model.double().eval()

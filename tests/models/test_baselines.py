@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from quotient.actions import rot90_image
-from quotient.experiments._autoencoding import autoencoder_loss
 from quotient.groups import CyclicGroup
 from quotient.models.baselines import random_rotation
 from quotient.models.image_giae import image_baseline
+from quotient.models.losses import autoencoder_loss
 from quotient.testing import assert_equivariant, assert_invariant
 
 C4 = CyclicGroup(4)

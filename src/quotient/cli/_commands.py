@@ -151,10 +151,14 @@ def _train_in(run_dir: Any, args: argparse.Namespace, exp: Any, kind: str, confi
         "versions": {"quotient": __version__, "torch": torch.__version__,
                      "python": platform.python_version()},
     })
-    metrics = exp.run(config, run_dir, args.resume)
+    from ..experiments import ExperimentResult
+
+    result = exp.run(config, run_dir, args.resume)
+    if not isinstance(result, ExperimentResult):  # an experiment that returns its metrics only
+        result = ExperimentResult(result, getattr(run_dir, "last_fit", None))
+    metrics, fit_result = result.metrics, result.fit
     if not run_dir.is_writer:
         return 0
-    fit_result = getattr(run_dir, "last_fit", None)
     if fit_result is not None and not fit_result.completed:
         print(f"{exp.name}: stopped at step {fit_result.step} ({fit_result.stop_reason}); "
               f"continue with: quotient {kind} {exp.name} "

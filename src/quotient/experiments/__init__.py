@@ -22,11 +22,26 @@ from . import _registry
 if TYPE_CHECKING:
     from ..train import RunDir
 
-__all__ = ["KINDS", "Experiment", "get", "names", "register", "register_lazy"]
+__all__ = ["KINDS", "Experiment", "ExperimentResult", "get", "names", "register",
+           "register_lazy"]
 
 Kind = Literal["train", "dynamics"]
 KINDS: tuple[str, ...] = ("train", "dynamics")
 _LABEL = {"train": "experiment", "dynamics": "dynamics experiment"}
+
+
+@dataclass
+class ExperimentResult:
+    """What an experiment's ``run`` returns.
+
+    Attributes:
+        metrics: the final figures (written to ``metrics.json``).
+        fit: the :class:`~quotient.train.FitResult` of its training (``completed`` false when a
+            time limit interrupted it, so the caller can say how to resume), if it trained.
+    """
+
+    metrics: dict[str, Any]
+    fit: Any = None
 
 
 @dataclass(frozen=True)
@@ -38,9 +53,10 @@ class Experiment:
         description: one line for ``quotient list``.
         config_cls: a dataclass type whose instances configure a run; by convention it nests a
             :class:`~quotient.train.TrainConfig` as the field ``train`` (``--set train.epochs=2``).
-        run: ``run(config, run_dir, resume) -> {metric: float}``; trains (resuming from the
-            run directory when ``resume``), writes plots into ``run_dir.plots_dir`` and returns
-            the final metrics (the caller writes ``config.json``, ``metrics.json`` and the report).
+        run: ``run(config, run_dir, resume) -> ExperimentResult`` (or just the metrics dict);
+            trains (resuming from the run directory when ``resume``), writes plots into
+            ``run_dir.plots_dir`` and returns the final metrics and the fit result (the caller
+            writes ``config.json``, ``metrics.json`` and the report).
         evaluate: optional ``evaluate(run_dir) -> {metric: float}``; recomputes the metrics
             from the saved ``config.json`` and the latest checkpoint.
         kind: ``"train"`` or ``"dynamics"`` (which command runs it).
@@ -52,7 +68,7 @@ class Experiment:
     name: str
     description: str
     config_cls: type
-    run: Callable[[Any, RunDir, bool], dict[str, float]]
+    run: Callable[[Any, RunDir, bool], ExperimentResult | dict[str, Any]]
     evaluate: Callable[[RunDir], dict[str, float]] | None = None
     kind: Kind = "train"
     check: Callable[[Any], None] | None = None

@@ -1,7 +1,8 @@
 """rotated-mnist: the SO(2) group-invariant autoencoder on rotated MNIST digits.
 
 Data: the bundled 10,000-digit MNIST sample, a fixed seeded 8,000/2,000 split, every digit turned
-by a uniformly random angle (:func:`~quotient.data.rotated_mnist.load_rotated_mnist_sample`).
+by a uniformly random angle (:func:`~quotient.data.rotated_mnist.load_rotated_mnist_sample`), or
+your own images (``data=FILE.npz``).
 
 Model (``model="giae"``, :func:`~quotient.models.image_giae.image_giae`): a C4 group-CNN encoder —
 exactly invariant (code ``z``) and equivariant (2-vector ``v``, angle ``θ = atan2(v₁, v₀)``)
@@ -10,63 +11,33 @@ penalty on ``‖z(x) − z(ρ(φ)x)‖²`` for random angles (``invariance_weigh
 to a canonical image, and ``x̂ = ρ(θ)·δ(z)`` (bilinear resampling). Baselines in the same harness
 (``model=...``): ``classical`` (plain CNN encoder, same decoder), ``augmented`` (the same trained
 on randomly re-rotated digits) and ``equivariant`` (C4 vector code, made invariant afterwards by
-its norms). See ``docs/giae.md`` for the design and the measured figures.
-
-Metrics (``metrics.json``): ``rec_mse`` (test), ``knn_acc`` / ``linear_acc`` (probes fitted on
-training codes, scored on test codes), ``inv_err_exact`` (worst relative change of ``z`` under
-quarter turns), ``inv_err_any`` (mean relative change under uniformly random angles),
-``pose_err_deg`` (worst error of ``θ(rot90ᵏx) − θ(x) − 90°k``), ``pose_err_deg_any`` (mean
-error for random angles), ``canon_err_any``, ``train_seconds``; see :func:`evaluate_model`.
+its norms). See ``docs/giae.md``; the metrics are those of :mod:`quotient.experiments.recipe`.
 """
 
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
+from torch import nn
 
 from ..actions import rot90_image, rotate_image
 from ..data.mnist import ImageData
 from ..data.rotated_mnist import RotatedMNIST, load_rotated_mnist_sample, make_rotated_mnist
 from ..data.user import load_image_file
 from ..errors import ConfigError, DataError
-from ..metrics import (
-    angle_error_deg,
-    apply_batched,
-    canonicalisation_error,
-    invariance_error,
-    pose_error,
-    reconstruction_mse,
-)
+from ..groups import SO2, CyclicGroup
 from ..models.baselines import random_rotation
 from ..models.giae import GIAE
 from ..models.image_giae import image_baseline, image_giae
-from ..train import (
-    RunDir,
-    TensorDictDataset,
-    TrainConfig,
-    check_ranges,
-    fit,
-    load_model_state,
-    mix_seed,
-    saved_config,
-    seeded,
-)
-from . import Experiment
-from ._autoencoding import (
-    autoencoder_loss,
-    code_metrics,
-    consistency_loss,
-    test_reconstruction,
-)
-from ._giae_common import budget_scheduler, use_threads
+from ..models.losses import autoencoder_loss, consistency_loss
+from ..symmetry import Symmetry
+from ..train import TrainConfig, check_ranges, mix_seed, seeded
+from .recipe import GIAERecipe, Split, giae_experiment
 
-__all__ = ["EXPERIMENT", "RotatedMNISTConfig", "build_model", "check_data", "evaluate_model",
-           "load_data", "run"]
+__all__ = ["EXPERIMENT", "RotatedMNISTConfig", "build_model", "check_data", "load_data"]
 
 ModelKind = Literal["giae", "classical", "augmented", "equivariant"]
 
@@ -159,22 +130,25 @@ def check_data(cfg: RotatedMNISTConfig) -> ImageData | None:
     return own
 
 
-def load_data(cfg: RotatedMNISTConfig) -> RotatedMNIST:
+def load_data(cfg: RotatedMNISTConfig) -> Split:
     """The rotated split of the bundled sample, or of the images in ``cfg.data``."""
     own = check_data(cfg)
     if own is None:
-        return load_rotated_mnist_sample(n_train=cfg.n_train, n_test=cfg.n_test,
-                                         seed=cfg.data_seed)
-    return make_rotated_mnist(own.images, own.labels, n_train=cfg.n_train, n_test=cfg.n_test,
-                              seed=cfg.data_seed, rotate_train=cfg.rotate_data,
-                              rotate_test=cfg.rotate_data)
+        data: RotatedMNIST = load_rotated_mnist_sample(n_train=cfg.n_train, n_test=cfg.n_test,
+                                                       seed=cfg.data_seed)
+    else:
+        data = make_rotated_mnist(own.images, own.labels, n_train=cfg.n_train,
+                                  n_test=cfg.n_test, seed=cfg.data_seed,
+                                  rotate_train=cfg.rotate_data, rotate_test=cfg.rotate_data)
+    name = f"rotated-mnist ({cfg.model})" if not cfg.data else f"{cfg.data} ({cfg.model})"
+    return Split(data.train.images, data.test.images, data.train.labels, data.test.labels,
+                 name=name, extras={"angles": data.test.angles})
 
 
-def build_model(cfg: RotatedMNISTConfig, *, in_channels: int = 1,
-                image_size: int = 28) -> nn.Module:
-    """The configured model for ``(C, H, H)`` images, initialised from a generator seeded by
-    ``cfg.train.seed``."""
-    shape = {"in_channels": in_channels, "image_size": image_size}
+def build_model(cfg: RotatedMNISTConfig, split: Split) -> nn.Module:
+    """The configured model for the split's ``(C, H, H)`` images, initialised from a generator
+    seeded by ``cfg.train.seed``."""
+    shape = {"in_channels": int(split.train.shape[1]), "image_size": int(split.train.shape[-1])}
     with seeded(mix_seed(cfg.train.seed, "rotated-mnist-init", cfg.model)):
         if cfg.model == "giae":
             model = image_giae(latent_dim=cfg.latent_dim, widths=cfg.widths,
@@ -186,135 +160,38 @@ def build_model(cfg: RotatedMNISTConfig, *, in_channels: int = 1,
     return model
 
 
-def _image_shape(data: RotatedMNIST) -> dict[str, int]:
-    return {"in_channels": int(data.train.images.shape[1]),
-            "image_size": int(data.train.images.shape[-1])}
+def _loss(cfg: RotatedMNISTConfig, model: nn.Module) -> Any:
+    if cfg.model == "giae" and cfg.invariance_weight > 0:
+        return consistency_loss(random_rotation, cfg.invariance_weight, cfg.invariance_fraction)
+    return autoencoder_loss
 
 
-@torch.no_grad()
-def evaluate_model(model: nn.Module, data: RotatedMNIST, *, eval_seed: int = 1,
-                   batch_size: int = 500) -> tuple[dict[str, float], dict[str, Any]]:
-    """All metrics of a trained model on the test split, and arrays for the plots.
-
-    Invariance errors are ``‖z(g·x) − z(x)‖`` divided by the spread of the test codes
-    (:func:`~quotient.metrics.invariance_error`): ``inv_err_exact`` is the worst over test
-    digits and the three quarter turns, ``inv_err_any`` the mean over test digits each turned
-    by its own uniformly random angle (bilinear resampling, so even a perfectly invariant
-    model on continuous images shows the resampling error here). ``inv_err_exact_f64`` repeats
-    the quarter-turn check in float64 on a copy of the model (500 test digits).
-    """
-    model.eval()
-    x, y = data.test.images, data.test.labels
-    n = x.shape[0]
-    gen = torch.Generator().manual_seed(eval_seed)
-    angles = torch.rand(n, generator=gen, dtype=torch.float64) * (2 * math.pi)
-    angles32 = angles.float()
-    metrics: dict[str, float] = {
-        "rec_mse": reconstruction_mse(model.reconstruct, x, batch_size=batch_size)}
-    codes = code_metrics(model, data.train.images, data.train.labels, x, y,
-                         batch_size=batch_size)
-    metrics["knn_acc"], metrics["linear_acc"] = codes["knn_acc"], codes["linear_acc"]
-    metrics["inv_err_exact"] = max(
-        invariance_error(model.embed, x, rot90_image, torch.full((n,), k), reduce="max",
-                         batch_size=batch_size) for k in (1, 2, 3))
-    metrics["inv_err_any"] = invariance_error(model.embed, x, rotate_image, angles32,
-                                              batch_size=batch_size)
-    # the same check in float64, on a copy of the model (500 test digits)
-    x64 = x[:500].double()
-    model64 = copy.deepcopy(model).double()
-    metrics["inv_err_exact_f64"] = max(
-        invariance_error(model64.embed, x64, rot90_image, torch.full((x64.shape[0],), k),
-                         reduce="max", batch_size=batch_size) for k in (1, 2, 3))
-    extras: dict[str, Any] = {"z_test": codes["z_test"]}
-    if isinstance(model, GIAE):
-        def theta(t: Tensor) -> Tensor:
-            return model.encode(t)[1].element
-
-        metrics["pose_err_deg"] = max(
-            pose_error(theta, x, rot90_image, torch.full((n,), k), angle_error_deg,
-                       coordinate=torch.full((n,), k * math.pi / 2, dtype=torch.float64),
-                       reduce="max",
-                       batch_size=batch_size) for k in (1, 2, 3))
-        metrics["pose_err_deg_any"] = float(pose_error(
-            theta, x, rotate_image, angles32, angle_error_deg, batch_size=batch_size))
-        metrics["canon_err_any"] = canonicalisation_error(
-            lambda t: model.decoder(model.embed(t)), x, rotate_image, angles32,
-            batch_size=batch_size)
-        extras["theta_test"] = apply_batched(theta, x, batch_size)
-    return metrics, extras
+def _symmetry(cfg: RotatedMNISTConfig) -> tuple[Symmetry, Symmetry]:
+    """Quarter turns (exact for the GIAE) and any angle (learned): what baselines' codes are
+    measured against."""
+    return Symmetry(CyclicGroup(4), rot90_image), Symmetry(SO2(), rotate_image)
 
 
-def _plots(model: nn.Module, data: RotatedMNIST, metrics: dict[str, float],
-           extras: dict[str, Any], history: list[dict[str, Any]], run_dir: RunDir,
-           cfg: RotatedMNISTConfig) -> None:
-    from ..metrics import embed_2d
-    from ..plots import plot_angle_scatter, plot_embedding, plot_image_grid
-    from ..train.plots import plot_learning_curve
+def _plots(cfg: RotatedMNISTConfig, model: nn.Module, split: Split, metrics: dict[str, Any],
+           result: Any, run_dir: Any) -> None:
+    from ..plots import plot_angle_scatter, plot_image_grid
 
-    x, y = data.test.images[:12], data.test.labels
+    x = split.test[:12]
     with torch.no_grad():
         rows = {"input": x, "reconstruction": model.reconstruct(x)}
         if isinstance(model, GIAE):
             rows["canonical"] = model(x).canonical
-    name = f"rotated-mnist ({cfg.model})"
-    plot_image_grid(rows, run_dir.plot_path("images"), n=12, title=name)
-    pts, idx = embed_2d(extras["z_test"], method=cfg.embedding, seed=cfg.eval_seed,
-                        max_points=2000)
-    plot_embedding(pts, y[torch.as_tensor(idx)], run_dir.plot_path("embedding"),
-                   title=f"{name}: test codes z ({cfg.embedding}), kNN acc "
-                         f"{metrics['knn_acc']:.3f}")
-    if "theta_test" in extras:
-        plot_angle_scatter(data.test.angles * (180 / math.pi),
-                           extras["theta_test"] * (180 / math.pi),
-                           run_dir.plot_path("pose"), labels=y,
-                           title=f"{name}: predicted vs true angle")
-    plot_learning_curve(history, run_dir.plot_path("learning_curve"),
-                        train_keys=("loss",), epoch_keys=("test_rec",), title=name)
+    plot_image_grid(rows, run_dir.plot_path("images"), n=12, title=split.name)
+    if isinstance(model, GIAE):
+        with torch.no_grad():
+            theta = torch.cat([model.encode(b)[1].element for b in split.test.split(500)])
+        plot_angle_scatter(split.extras["angles"] * (180 / math.pi), theta * (180 / math.pi),
+                           run_dir.plot_path("pose"), labels=split.test_labels,
+                           title=f"{split.name}: predicted vs true angle")
 
 
-def run(cfg: RotatedMNISTConfig, run_dir: RunDir, resume: bool) -> dict[str, float]:
-    """Train (or resume), evaluate on the test split, plot, and return the metrics."""
-    with use_threads(cfg.threads):
-        data = load_data(cfg)
-        model = build_model(cfg, **_image_shape(data))
-        train_set = TensorDictDataset(x=data.train.images)
-        steps = cfg.train.epochs * (len(train_set) // cfg.train.batch_size)
-        if cfg.train.max_steps is not None:
-            steps = min(steps, cfg.train.max_steps)
-        schedule = budget_scheduler(steps, None, min(cfg.warmup_steps, max(1, steps // 5)))
-        loss_fn = autoencoder_loss
-        if cfg.model == "giae" and cfg.invariance_weight > 0:
-            loss_fn = consistency_loss(random_rotation, cfg.invariance_weight,
-                                       cfg.invariance_fraction)
-        result = fit(model, loss_fn, train_set, cfg.train, run_dir, resume=resume,
-                     scheduler=schedule,
-                     callbacks=[test_reconstruction(data.test.images[:1000], cfg.eval_every)])
-        model = result.model.cpu()
-        metrics, extras = evaluate_model(model, data, eval_seed=cfg.eval_seed)
-        metrics.update(train_seconds=result.train_seconds, steps=result.step,
-                       n_params=sum(p.numel() for p in model.parameters()),
-                       n_train=len(train_set), n_test=len(data.test))
-        if cfg.plots and run_dir.is_writer:
-            _plots(model, data, metrics, extras, result.history, run_dir, cfg)
-    return metrics
-
-
-def evaluate(run_dir: RunDir) -> dict[str, float]:
-    """Recompute the metrics from the saved config and the latest checkpoint."""
-    cfg = saved_config(run_dir, RotatedMNISTConfig)
-    data = load_data(cfg)
-    model = build_model(cfg, **_image_shape(data))
-    checkpoint = load_model_state(run_dir, model)
-    metrics, _ = evaluate_model(model, data, eval_seed=cfg.eval_seed)
-    metrics["steps"] = checkpoint["step"]
-    return metrics
-
-
-EXPERIMENT = Experiment(
+EXPERIMENT = giae_experiment(GIAERecipe(
     name="rotated-mnist",
     description="SO(2)-invariant autoencoder (C4 group CNN + angle pose) on rotated MNIST",
-    config_cls=RotatedMNISTConfig,
-    run=run,
-    evaluate=evaluate,
-    check=check_data,
-)
+    config_cls=RotatedMNISTConfig, data=load_data, model=build_model, loss=_loss,
+    symmetry=_symmetry, plots=_plots, check=check_data))

@@ -1,5 +1,7 @@
 """Evaluation metrics shared by every experiment.
 
+* :mod:`~quotient.metrics.report` — :func:`symmetry_report`, the one report of a GIAE's
+  exact and approximate symmetry (code, pose, reconstruction; float32 and float64).
 * :mod:`~quotient.metrics.symmetry` — invariance error of codes, pose equivariance error,
   canonicalisation consistency (any group, any action).
 * :mod:`~quotient.metrics.representation` — reconstruction MSE, kNN and linear-probe accuracy,
@@ -8,6 +10,7 @@
   permutation poses.
 """
 
+from .report import EmbeddingView, SymmetryReport, symmetry_report
 from .representation import embed_2d, knn_accuracy, linear_probe_accuracy, reconstruction_mse
 from .sets import element_accuracy, permutation_recovery, rigid_pose_errors, rmsd, set_accuracy
 from .symmetry import (
@@ -25,4 +28,5 @@ __all__ = [
     "invariance_error", "knn_accuracy", "linear_probe_accuracy", "pose_error",
     "reconstruction_mse", "shift_error",
     "element_accuracy", "permutation_recovery", "rigid_pose_errors", "rmsd", "set_accuracy",
+    "EmbeddingView", "SymmetryReport", "symmetry_report",
 ]

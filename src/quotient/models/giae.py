@@ -44,9 +44,10 @@ class GIAE(nn.Module):
         decoder: ``z -> canonical x``.
         reconstruction_loss: ``(reconstruction, x) -> scalar``; mean squared error by default.
         penalty_weights: weights of the pose head's named penalties (missing names weigh 1).
-        approximate: a larger group the model respects only approximately (learned, or up to
-            resampling), e.g. all of SO(2) for an encoder exact under quarter turns; declared
-            as a :class:`~quotient.symmetry.Symmetry` of the same observed outputs, for
+        approximate: ``(group, input action, pose action)`` of a larger group the model
+            respects only approximately (learned, or up to resampling), e.g. SO(2) with
+            ``rotate_image`` for an encoder exact under quarter turns; the pose action acts on
+            the pose head's observed pose. Exposed as :attr:`approximate`, for
             :func:`~quotient.metrics.symmetry_report`.
         reconstruction_action: how the group acts on reconstructions, and which part of them
             (default: the input action on the whole reconstruction).
@@ -66,7 +67,7 @@ class GIAE(nn.Module):
         *,
         reconstruction_loss: Callable[[Any, Any], Tensor] | None = None,
         penalty_weights: dict[str, float] | None = None,
-        approximate: Symmetry | None = None,
+        approximate: tuple[Any, Any, Any] | None = None,
         reconstruction_action: tuple[Any, Callable[[Any], Any]] | None = None,
     ) -> None:
         super().__init__()
@@ -75,8 +76,20 @@ class GIAE(nn.Module):
         self.decoder = decoder
         self.reconstruction_loss = reconstruction_loss or _mse
         self.penalty_weights = dict(penalty_weights or {})
-        self.approximate = approximate
+        self._approximate = approximate
         self.reconstruction_action = reconstruction_action
+
+    @property
+    def approximate(self) -> Symmetry | None:
+        """The approximate symmetry (same observed outputs as :attr:`symmetry`), if declared."""
+        exact = self.symmetry
+        if self._approximate is None or exact is None:
+            return None
+        group, act_in, act_pose = self._approximate
+        rec = self.reconstruction_action[0] if self.reconstruction_action else act_in
+        return Symmetry(group, act_in, {"z": None, "pose": act_pose, "reconstruction": rec},
+                        observe=exact.observe, measure=exact.measure,
+                        note="approximate: learned beyond the exact subgroup")
 
     @property
     def symmetry(self) -> Symmetry | None:
@@ -91,9 +104,14 @@ class GIAE(nn.Module):
             return {"z": out.z, "pose": head.observed(out.pose),
                     "reconstruction": rec_part(out.reconstruction)}
 
+        def measure(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Tensor]:
+            parts = (head.measure(a["pose"], b["pose"]) if head.measure is not None
+                     else {"": relative_difference(a["pose"], b["pose"])})
+            return {("pose_" + k).rstrip("_"): v for k, v in parts.items()}
+
         return Symmetry(enc.group, enc.input,
                         output={"z": None, "pose": head.output, "reconstruction": rec_action},
-                        observe=observe, note=enc.note)
+                        observe=observe, note=enc.note, measure=measure)
 
     def encode(self, x: Any) -> tuple[Tensor, Pose]:
         """The latent pair ``(z, pose)``."""
@@ -128,6 +146,14 @@ class GIAE(nn.Module):
             logs[name] = float(value.detach())
         logs["loss"] = float(total.detach())
         return total, logs
+
+
+def relative_difference(a: Any, b: Any) -> Tensor:
+    """Per-sample ``‖a − b‖ / ‖b‖`` of two outputs of the same structure (``(B,)``)."""
+    from ..testing import flatten_output
+
+    fa, fb = flatten_output(a), flatten_output(b)
+    return (fa - fb).norm(dim=1) / fb.norm(dim=1).clamp_min(1e-300)
 
 
 def _whole(x: Any) -> Any:

@@ -11,9 +11,11 @@ from __future__ import annotations
 
 from torch import nn
 
+from ..actions import rotate_image
+from ..groups import SO2
 from ..nn.image_encoder import C4Encoder
 from ..nn.images import ConvDecoder, ConvEncoder
-from ..nn.pose_so2 import ShiftPoseHead, SO2PoseHead
+from ..nn.pose_so2 import ShiftPoseHead, SO2PoseHead, shift_by_angle, turn_vector
 from ..nn.signals import CircularEncoder, MLPDecoder, MLPEncoder
 from .baselines import AutoEncoder, C4VectorEncoder, EquivariantAutoEncoder, random_rotation
 from .giae import GIAE
@@ -34,7 +36,8 @@ def image_giae(*, in_channels: int = 1, image_size: int = 28, latent_dim: int = 
     enc = C4Encoder(in_channels, latent_dim, widths, kernel_size, image_size, norm,
                     pose=pose)
     dec = ConvDecoder(latent_dim, in_channels, decoder_widths, image_size)
-    return GIAE(enc, SO2PoseHead(), dec)
+    # exact under quarter turns; under other angles learned and limited by resampling
+    return GIAE(enc, SO2PoseHead(), dec, approximate=(SO2(), rotate_image, turn_vector))
 
 
 def image_baseline(kind: str, *, in_channels: int = 1, image_size: int = 28,
@@ -62,7 +65,9 @@ def signal_giae(*, in_channels: int = 1, length: int = 64, latent_dim: int = 16,
     equivariant under integer shifts), the Fourier-phase pose head and an MLP decoder."""
     enc = CircularEncoder(in_channels, latent_dim, widths, kernel_size, length)
     dec = MLPDecoder(latent_dim, in_channels, length, hidden)
-    return GIAE(enc, ShiftPoseHead(length), dec)
+    # exact under integer shifts; under real-valued (Fourier) shifts learned
+    return GIAE(enc, ShiftPoseHead(length), dec,
+                approximate=(SO2(), shift_by_angle(length), turn_vector))
 
 
 def signal_baseline(*, in_channels: int = 1, length: int = 64, latent_dim: int = 16,

@@ -38,7 +38,13 @@ from ..groups.symmetric import SymmetricGroup
 from ..symmetry import Symmetry
 from .graphs import GraphFeatures, graph_features_action
 from .pose import Pose
-from .pose_perm import PermutationPose, permutation_entropy, soft_sort, unsort_graph
+from .pose_perm import (
+    PermutationPose,
+    order_mismatch,
+    permutation_entropy,
+    soft_sort,
+    unsort_graph,
+)
 
 __all__ = ["GraphPermutationPose", "individualize"]
 
@@ -131,7 +137,9 @@ class GraphPermutationPose(nn.Module):
 
     symmetry = Symmetry(lambda f: SymmetricGroup(f.mask.shape[1]), graph_features_action,
                         output=compose_permutations, observe=lambda p: p.element,
-                        note="exact: relabelling the nodes composes the canonical order")
+                        note="exact for graphs without automorphisms: relabelling the nodes "
+                             "composes the canonical order",
+                        measure=lambda a, b: {"order": order_mismatch(a, b)})
 
     def forward(self, features: Any) -> Pose:
         if not isinstance(features, GraphFeatures):

@@ -83,6 +83,11 @@ def _check_scores(scores: Tensor, mask: Tensor | None) -> Tensor:
     return mask
 
 
+def order_mismatch(a: Tensor, b: Tensor) -> Tensor:
+    """1.0 where two orders ``(B, n)`` differ anywhere, else 0.0 (``(B,)``)."""
+    return (a.long() != b.long()).any(dim=1).double()
+
+
 def hard_sort(scores: Tensor, mask: Tensor | None = None) -> Tensor:
     """``order (B, n)``: indices of the elements by decreasing score, padding last.
 
@@ -238,7 +243,8 @@ class PermutationPose(nn.Module):
 
     symmetry = Symmetry(lambda s: SymmetricGroup((s[0] if isinstance(s, tuple) else s).shape[1]),
                         permute_set, output=compose_permutations, observe=lambda p: p.element,
-                        note="exact: reordering the scores reorders the sort, σ·order = σ∘order")
+                        note="exact: reordering the scores reorders the sort, σ·order = σ∘order",
+                        measure=lambda a, b: {"order": order_mismatch(a, b)})
 
     def forward(self, scores: Tensor | tuple[Tensor, Tensor] | object,
                 mask: Tensor | None = None) -> Pose:

@@ -1,44 +1,16 @@
-"""Rigid poses ξ for point clouds: SO(3)/O(3) frames, translations, and SE(3)/E(3) × S_n.
+"""Rigid poses ξ for point clouds: SE(d)/E(d) × S_n, d ∈ {2, 3}.
 
-Rotation from two equivariant vectors (Gram–Schmidt), ``v_k(g·x) = R_g v_k(x)``::
-
-    e₁ = v₁/|v₁|,   e₂ = normalise(v₂ − (e₁·v₂) e₁),   e₃ = χ · e₁ × e₂,   R = [e₁ e₂ e₃].
-
-**Chirality.** For SE(3) (``proper=True``) ``χ = +1``: ``det R = +1`` and ``Rᵀ(x − t)`` is
-invariant under rotations only, so a shape and its mirror image get different canonical
-coordinates (the two chiral Tetris pieces stay apart). For E(3) (``proper=False``) ``χ`` is the
-sign of the pseudoscalar ``p = Σ_i (u_i·(e₁ × e₂)) w_i`` of the centred points ``u_i = x_i − t``
-with invariant weights ``w_i = |u_i|² + |u_i − v₁|² + |u_i − v₂|²`` (``p(Qx) = det(Q) p(x)``;
-odd moments such as ``Σ (u_i·n)³`` would vanish identically for four points), so
-``R(Qx) = Q R(x)`` also for reflections ``Q`` and mirror images share canonical coordinates;
-the reflection is part of the pose (``det R = −1``). ``χ = +1`` when ``p = 0`` (e.g. planar
-clouds, where a reflection through the plane is a rotation anyway).
-
-Translation: ``t`` = the centroid of the real points (equivariant, and the least-squares optimal
-translation for a canonical element centred at the origin).
-
-:func:`anchor_frame` gets the two vectors without learned parameters by *individualising*
-points, as canonical labelling algorithms do: ``v₁ = x_a − t`` for the point ``a`` farthest from
-the centroid and ``v₂ = x_b − t`` for the point ``b`` farthest from the axis ``t + ℝv₁``. Being
-points rather than averages, they break the symmetry of symmetric shapes (an average over a
-symmetric shape is fixed by its stabiliser, e.g. zero for a square); ties between symmetric
-points are broken by the data noise, and every such choice differs by a symmetry of the shape.
-
-**Ties.** Those choices are discontinuous where two points tie, and a near-tie input can flip
-them under rounding (in float32 one in ~10⁴ noisy Tetris shapes does, changing the code by
-~1e-2). :func:`anchor_candidates` returns every choice within a relative margin of the
-maximum, with smooth invariant weights (equal at an exact tie, exactly one for a clear winner),
-so an encoder can blend its code over them and stay continuous and exactly invariant; its
-``second="axis_anchor"`` key for ``v₂`` also breaks ties that are not symmetries of the shape
-(mirror ties for SE(3), the accidental tie of two points opposite through the centroid).
-
-:func:`procrustes_rotation` (Kabsch) gives the rotation that best aligns a decoded canonical
-element to the input under a given correspondence; it is equivariant and optimal, and is used
-by :class:`RigidPermutationPose` to refine the frame once the canonical element is decoded.
+The frame ``R₀``, the centroid ``t`` and the Procrustes rotation come from
+:mod:`~quotient.nn.pose_frames` (re-exported here): anchor frames by individualised points,
+their tie candidates for blending codes, and the Kabsch alignment, in the plane (SE(2)/E(2))
+and in space (SE(3)/E(3)). :class:`RigidPermutationPose` turns them, with the permutation pose
+of :mod:`~quotient.nn.pose_perm`, into the pose ``(homogeneous [[R, t], [0, 1]], order)`` of
+``product(RigidMotions(d), SymmetricGroup(n))``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
@@ -50,7 +22,15 @@ from ..actions import Action, compose_permutations, compose_rigid_permutations, 
 from ..groups.euclidean import homogeneous, rotation_part, translation_part
 from ..symmetry import Symmetry
 from .pose import Pose
-from .pose_perm import PermutationPose, unsort_rows
+from .pose_frames import (
+    FrameCandidates,
+    anchor_candidates,
+    anchor_frame,
+    centroid,
+    gram_schmidt,
+    procrustes_rotation,
+)
+from .pose_perm import PermutationPose, order_mismatch, unsort_rows
 
 __all__ = [
     "FrameCandidates",
@@ -63,233 +43,18 @@ __all__ = [
     "procrustes_rotation",
 ]
 
-_EPS = 1e-12
-_COLLINEAR = 0.01
-_CHIRAL_BIAS = 4.0
 
+def accept_e2(action: Action) -> Action:
+    """``action``, declared for ``E(2) × S_n`` too.
 
-def _normalise(v: Tensor) -> Tensor:
-    return v / v.norm(dim=-1, keepdim=True).clamp_min(_EPS)
-
-
-def gram_schmidt(v1: Tensor, v2: Tensor, *, proper: bool = True,
-                 points: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
-    """Rotation matrices ``(B, 3, 3)`` with columns ``e₁, e₂, e₃`` from ``v₁, v₂ (B, 3)``.
-
-    With ``proper=False`` the handedness ``χ`` is the sign of the pseudoscalar of the centred
-    ``points (B, n, 3)`` (required then; ``mask`` selects the real points; ``v₁, v₂`` must be
-    relative to the same origin). Parallel ``v₁, v₂``
-    have no equivariant frame; ``e₂`` then follows whatever numerical noise ``v₂`` has.
+    The point actions of :mod:`quotient.actions` move points by homogeneous matrices, which
+    act the same way for reflections of the plane as for those of space, but they declare
+    only ``SE2 × Sn``, ``SE3 × Sn`` and ``E3 × Sn``, so the checker would refuse E(2). This
+    returns a copy that also names ``E2 × Sn`` (the action itself once it does).
     """
-    e1 = _normalise(v1)
-    e2 = _normalise(v2 - (e1 * v2).sum(-1, keepdim=True) * e1)
-    e3 = torch.cross(e1, e2, dim=-1)
-    if not proper:
-        if points is None:
-            raise ValueError("gram_schmidt(proper=False) needs the centred points to fix the "
-                             "handedness; pass points=x - t")
-        weight = sum(((points - v[:, None, :]) ** 2).sum(-1) for v in (0 * v1, v1, v2))
-        w = (points @ e3[:, :, None])[..., 0] * weight
-        if mask is not None:
-            w = w * mask.to(w.dtype)
-        chi = torch.where(w.sum(dim=1) < 0, -1.0, 1.0).to(e3.dtype)
-        e3 = e3 * chi[:, None]
-    return torch.stack([e1, e2, e3], dim=-1)
-
-
-def centroid(x: Tensor, mask: Tensor | None = None) -> Tensor:
-    """Mean of the real points, ``(B, n, 3) -> (B, 3)``."""
-    if mask is None:
-        return x.mean(dim=1)
-    m = mask[..., None].to(x.dtype)
-    return (x * m).sum(dim=1) / m.sum(dim=1).clamp_min(1.0)
-
-
-def _pick(u: Tensor, key: Tensor, allowed: Tensor) -> Tensor:
-    idx = key.masked_fill(~allowed, float("-inf")).argmax(dim=1)
-    return u.gather(1, idx[:, None, None].expand(-1, 1, 3))[:, 0]
-
-
-def anchor_frame(x: Tensor, mask: Tensor | None = None, *, proper: bool = True,
-                 priority: Tensor | None = None) -> tuple[Tensor, Tensor]:
-    """Equivariant frame ``(R (B, 3, 3), t (B, 3))`` of point clouds ``x (B, n, 3)``.
-
-    ``t`` = centroid; ``v₁`` = the point farthest from ``t`` (largest ``|x_i − t|² + priority_i``
-    with an optional invariant per-point ``priority``, e.g. from atom types); ``v₂`` = the point
-    farthest from the line through ``t`` along ``v₁``; ``R = gram_schmidt(v₁, v₂)``.
-    ``R(g·x) = R_g R(x)`` and ``t(g·x) = g·t(x)`` for rigid motions g (rotations and, with
-    ``proper=False``, reflections), and both are invariant under permutations of the points
-    (up to exact ties between points that are not symmetric to each other).
-    """
-    if mask is None:
-        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-    t = centroid(x, mask)
-    u = x - t[:, None, :]
-    r2 = (u * u).sum(-1)
-    key1 = r2 if priority is None else r2 + priority
-    v1 = _pick(u, key1, mask)
-    e1 = _normalise(v1)
-    along = (u @ e1[:, :, None])[..., 0]
-    off_axis = r2 - along**2
-    v2 = _pick(u, off_axis, mask)
-    return gram_schmidt(v1, v2, proper=proper, points=u, mask=mask), t
-
-
-def _smooth_cutoff(d: Tensor) -> Tensor:
-    """``1 − 3d² + 2d³`` on ``[0, 1]``: 1 at ``d ≤ 0``, 0 at ``d ≥ 1``, continuously
-    differentiable, ``|slope| ≤ 1.5``."""
-    d = d.clamp(0.0, 1.0)
-    return 1.0 - d * d * (3.0 - 2.0 * d)
-
-
-def _tie_weights(key: Tensor, allowed: Tensor, window: Tensor) -> Tensor:
-    """Weights over the last axis, summing to one: ``φ((max key − key) / window)`` normalised.
-    The maximum always gets ``φ = 1`` and keys more than ``window`` below it get exactly 0, so a
-    clear winner gets weight exactly 1 (``window = 0``: the argmax, ties shared equally)."""
-    top = key.masked_fill(~allowed, float("-inf")).amax(dim=-1, keepdim=True)
-    gap = (top - key).clamp_min(0.0)
-    phi = _smooth_cutoff(gap / window[..., None].clamp_min(1e-300)) * allowed.to(key.dtype)
-    return phi / phi.sum(dim=-1, keepdim=True).clamp_min(_EPS)  # rows without a real point: 0
-
-
-@dataclass
-class FrameCandidates:
-    """Weighted anchor frames of a batch of point clouds, see :func:`anchor_candidates`.
-
-    Attributes:
-        sample: the cloud of each candidate ``(M,)`` (sorted, every cloud at least once).
-        weight: candidate weights ``(M,)``; they sum to one over the candidates of a cloud.
-        rotation: candidate frames ``(M, 3, 3)``, each ``R_k(g·x) = R_g R_k(x)``.
-        hard: the row of each cloud's single (argmax) choice, ``(B,)`` (with
-            ``second="axis"`` the frame of :func:`anchor_frame`).
-        translation: the centroids ``t (B, 3)``.
-        points: the indices ``(a, b)`` of the first and second anchor point of each candidate
-            ``(M, 2)`` (positions in the input, so they move with permutations).
-    """
-
-    sample: Tensor
-    weight: Tensor
-    rotation: Tensor
-    hard: Tensor
-    translation: Tensor
-    points: Tensor
-
-
-def _second_key(u: Tensor, r2: Tensor, off: Tensor, mask: Tensor, proper: bool) -> Tensor:
-    """``key₂(a, j) = off_aj · |u_j − u_a| · exp(λ p_aj)`` (``λ = 4``), see
-    :func:`anchor_candidates`."""
-    dist = ((u[:, :, None, :] - u[:, None, :, :]) ** 2).sum(-1).clamp_min(0.0).sqrt()
-    key = off.clamp_min(0.0) * dist
-    if not proper:
-        return key
-    # pseudoscalar p_aj = det[u_a, u_j, m] / (r²_max Σ_i r²_i |u_i|) ∈ [−1, 1], m = Σ_i r²_i u_i
-    m = (r2[..., None] * u).sum(dim=1)
-    norm = (r2 * r2.clamp_min(0.0).sqrt()).sum(dim=1) * r2.masked_fill(~mask, 0.0).amax(dim=1)
-    det = (torch.cross(u, m[:, None, :].expand_as(u), dim=-1)[:, None, :, :]
-           * u[:, :, None, :]).sum(-1)  # u_a · (u_j × m) = det[u_a, u_j, m]
-    return key * torch.exp(_CHIRAL_BIAS * det / norm.clamp_min(1e-300)[:, None, None])
-
-
-def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = True,
-                      width: float = 0.0, priority: Tensor | None = None,
-                      second: Literal["axis", "axis_anchor"] = "axis") -> FrameCandidates:
-    """All anchor frames of :func:`anchor_frame` within a tie margin, with smooth weights.
-
-    The anchor choices (``v₁`` = farthest point, ``v₂`` = farthest from the axis) are
-    discontinuous at ties: an input within rounding of a tie can flip the choice and move every
-    frame coordinate. Blending a code over the candidates, ``z = Σ_k w_k z_k``, makes it
-    continuous there while keeping it exactly invariant::
-
-        w₁(a)   ∝ φ((max_j key_j − key_a) / (width · max_j r²_j))           (anchor a = v₁)
-        w₂(b|a) ∝ φ((max_j k_aj − k_ab) / (width · max_j k_aj))             (b = v₂ given a)
-        w(a, b) = w₁(a) w₂(b|a)
-
-    with ``φ`` the C¹ cut-off :func:`_smooth_cutoff` (1 at the maximum, 0 from ``width`` below
-    it) and ``k_aj`` the key of point ``j`` as second point for the anchor ``a``. With
-    ``second="axis"`` it is ``off_aj``, the squared distance of ``x_j`` from the axis through
-    ``t`` and ``x_a`` (the rule of :func:`anchor_frame`); with ``second="axis_anchor"`` it is
-    ``off_aj · |x_j − x_a| · exp(4 p_aj)``, ``p_aj = det[u_a, u_j, m] / (r²_max Σ_i r²_i |u_i|)``
-    with ``m = Σ_i r²_i u_i`` (for ``proper`` frames only). The distance from the anchor breaks the
-    accidental tie of two points opposite through the centroid (equally far from any axis
-    through it) and the pseudoscalar ``p`` the tie of mirror-image points, whose two SE(3)
-    frames give mirror-image (not rotated) frame coordinates; the ties left are symmetries of
-    the shape, whose frames give the same frame coordinates up to the noise.
-    The weights depend only on invariant distances (so they are invariant under rigid motions
-    and move with the points under permutations), are continuous, give two exactly tied
-    candidates equal weight, and give the single argmax choice weight exactly 1 when its margin
-    exceeds ``width`` (relative to the largest ``r²``, respectively the largest ``off_aj``, so the
-    weights are scale-invariant and a point on the axis never becomes ``v₂``).
-    ``width = 0`` gives the single choice only. For near-collinear clouds (largest off-axis
-    distance below 0.5–1% of ``r²_max``, e.g. a noisy line, whose off-axis distances are noise
-    known to only a few digits) the window of ``v₂`` shrinks smoothly to 0: their ``v₂`` is the
-    single argmax, discontinuous at its ties.
-    """
-    if width < 0:
-        raise ValueError(f"width must be >= 0, got {width!r}")
-    if mask is None:
-        mask = torch.ones(x.shape[:2], dtype=torch.bool, device=x.device)
-    b, n = mask.shape
-    t = centroid(x, mask)
-    u = (x - t[:, None, :]) * mask[..., None].to(x.dtype)
-    r2 = (u * u).sum(-1)
-    key1 = r2 if priority is None else r2 + priority
-    # anchor choices a (axis 1) and, for every anchor, the off-axis distances of the points j
-    e1 = _normalise(u)
-    along = e1 @ u.transpose(1, 2)  # (B, a, j) = e₁(a) · u_j
-    off = r2[:, None, :] - along**2
-    pair_ok = mask[:, :, None] & mask[:, None, :]
-    key2 = off if second == "axis" else _second_key(u, r2, off, mask, proper)
-    hard_a = key1.masked_fill(~mask, float("-inf")).argmax(dim=1)
-    hard_b = key2.masked_fill(~pair_ok, float("-inf")).argmax(dim=2)  # (B, a)
-    if width == 0:
-        w1 = torch.zeros_like(r2).scatter_(1, hard_a[:, None], 1.0)
-        w2 = torch.zeros_like(off).scatter_(2, hard_b[..., None], 1.0)
-    else:
-        r2max = r2.masked_fill(~mask, 0.0).amax(dim=1)
-        w1 = _tie_weights(key1, mask, width * r2max)
-        offmax = off.masked_fill(~pair_ok, 0.0).amax(dim=2)
-        # near-collinear clouds (largest off-axis distance below 1% of r²_max): the window
-        # shrinks to 0, as their off-axis distances are noise known only to a few digits
-        straight = 1.0 - _smooth_cutoff(offmax / (_COLLINEAR * r2max[:, None]).clamp_min(1e-300)
-                                        * 2.0 - 1.0)
-        key2max = key2.masked_fill(~pair_ok, 0.0).amax(dim=2)
-        w2 = _tie_weights(key2, pair_ok, width * straight * key2max)
-    weights = w1[:, :, None] * w2  # (B, a, b)
-    chosen = weights > 0
-    chosen[torch.arange(b, device=x.device), hard_a,
-           hard_b.gather(1, hard_a[:, None])[:, 0]] = True
-    sample, ia, ib = chosen.nonzero(as_tuple=True)
-    row = chosen.flatten(1).long().cumsum(1).view(b, n, n) - 1
-    hard = row[torch.arange(b, device=x.device), hard_a, hard_b.gather(1, hard_a[:, None])[:, 0]]
-    hard = hard + (chosen.flatten(1).sum(1).cumsum(0) - chosen.flatten(1).sum(1))
-    us = u[sample]
-    rot = gram_schmidt(us[torch.arange(len(sample), device=x.device), ia],
-                       us[torch.arange(len(sample), device=x.device), ib], proper=proper,
-                       points=us, mask=mask[sample])
-    return FrameCandidates(sample, weights[sample, ia, ib], rot, hard, t,
-                           torch.stack([ia, ib], dim=1))
-
-
-def procrustes_rotation(source: Tensor, target: Tensor, weights: Tensor | None = None, *,
-                        proper: bool = True) -> Tensor:
-    """``argmin_R Σ_i w_i |target_i − R source_i|²`` over SO(3) (``proper``) or O(3).
-
-    Both point sets ``(B, n, 3)`` must already be centred. Computed in float64 by SVD of
-    ``H = Σ w_i target_i source_iᵀ = U Σ Vᵀ``: ``R = U diag(1, 1, d) Vᵀ`` with
-    ``d = sign det(U Vᵀ)`` for SO(3), ``d = 1`` for O(3). Equivariant: rotating the target by
-    ``Q`` gives ``Q R``. The result carries no gradient (at the optimum the loss is stationary
-    in ``R``, so the gradient with respect to the canonical element is still exact).
-    """
-    s, tg = source.detach().double(), target.detach().double()
-    if weights is not None:
-        tg = tg * weights.detach().double()[..., None]
-    h = tg.transpose(1, 2) @ s
-    u, _, vh = torch.linalg.svd(h)
-    if proper:
-        d = torch.linalg.det(u @ vh).sign()
-        d = torch.where(d == 0, torch.ones_like(d), d)
-        u = torch.cat([u[:, :, :2], u[:, :, 2:] * d[:, None, None]], dim=2)
-    return (u @ vh).to(source.dtype)
+    if "E2 × Sn" in action.groups:
+        return action
+    return dataclasses.replace(action, groups=(*action.groups, "E2 × Sn"))
 
 
 @dataclass
@@ -297,11 +62,11 @@ class PointFeatures:
     """Equivariant outputs of a point-cloud encoder for :class:`RigidPermutationPose`.
 
     Attributes:
-        rotation: frame ``R₀ (B, 3, 3)``, ``R₀(g·x) = R_g R₀(x)``.
-        translation: ``t (B, 3)``, equivariant.
+        rotation: frame ``R₀ (B, d, d)``, ``R₀(g·x) = R_g R₀(x)`` (d = 2 or 3).
+        translation: ``t (B, d)``, equivariant.
         scores: per-point permutation scores ``(B, n)``, invariant under rigid motions and
             permutation-equivariant.
-        centred: ``x − t`` in input order ``(B, n, 3)``.
+        centred: ``x − t`` in input order ``(B, n, d)``.
         mask: real points ``(B, n)``.
         perm: the permutation pose from the scores (built by the encoder when ``z`` depends
             on the sorted order, else by the pose head).
@@ -330,13 +95,25 @@ def _act_point_features(g: tuple[Tensor, Tensor], f: PointFeatures) -> PointFeat
 
 point_features_action = Action(
     "move_point_features", _act_point_features, exact=True,
-    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    groups=("SE2 × Sn", "E2 × Sn", "SE3 × Sn", "E3 × Sn"),
     note="rigid motion and reordering of the equivariant point-cloud features")
 
 
+def rigid_pose_mismatch(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> dict[str, Tensor]:
+    """Per-sample differences of two ``(homogeneous, order)`` poses: ``rotation``
+    ``‖R_a − R_b‖_F/√d``, ``translation`` ``‖t_a − t_b‖/‖t_b‖`` (relative) and ``order`` (1.0
+    where the orders differ)."""
+    ra, rb = rotation_part(a[0]).double(), rotation_part(b[0]).double()
+    ta, tb = translation_part(a[0]).double(), translation_part(b[0]).double()
+    d = ra.shape[-1]
+    return {"rotation": (ra - rb).flatten(1).norm(dim=1) / d ** 0.5,
+            "translation": (ta - tb).norm(dim=1) / tb.norm(dim=1).clamp_min(1e-12),
+            "order": order_mismatch(a[1], b[1])}
+
+
 def rigid_group_of_features(f: PointFeatures) -> Any:
-    """``SE(d) × S_n`` for the features of ``n`` points in ``d`` dimensions (SE, as only proper
-    frames are produced; the E(d) reflections act the same way on them)."""
+    """``SE(d) × S_n`` for the features of ``n`` points in ``d`` dimensions (d = 2 or 3), or
+    ``E(d) × S_n`` when the (first) frame is a reflection, as E(d) frames can be."""
     from ..groups import RigidMotions, SymmetricGroup, product
 
     d = f.rotation.shape[-1]
@@ -345,21 +122,23 @@ def rigid_group_of_features(f: PointFeatures) -> Any:
 
 
 class RigidPermutationPose(nn.Module):
-    """ξ for SE(3) × S_n or E(3) × S_n on point clouds (and molecules).
+    """ξ for SE(d) × S_n or E(d) × S_n on point clouds (and molecules), d = 2 or 3.
 
     Reconstruction ``x̂ = Sᵀ (R ĉ + t)`` where ``ĉ`` is the decoded canonical element centred
     over its real slots, ``S`` the (relaxed) sorting matrix, ``R`` the frame and ``t`` the
-    centroid. A canonical with more than 3 channels carries per-point features (e.g. atom type
-    logits) after the coordinates; those are only permuted.
+    centroid. The dimension ``d`` is that of the features' frame; a canonical with more than
+    ``d`` channels carries per-point features (e.g. atom type logits) after the coordinates;
+    those are only permuted.
 
     Args:
         perm: the permutation head (SoftSort); used when the features carry no ``perm``.
         rotation: ``"frame"`` (``R = R₀``) or ``"procrustes"`` (``R`` refined by Kabsch
             alignment of ``S ĉ`` to ``S (x − t)``, see :func:`procrustes_rotation`).
-        proper: SE(3) (True) or E(3) (False) for the Procrustes refinement.
+        proper: SE(d) (True) or E(d) (False) for the Procrustes refinement.
 
-    ``Pose.element`` is ``(homogeneous [[R, t], [0, 1]] (B, 4, 4), order (B, n))``, an element of
-    ``product(SE3(), SymmetricGroup(n))`` acting by ``rigid_motion_and_permute_points``.
+    ``Pose.element`` is ``(homogeneous [[R, t], [0, 1]] (B, d+1, d+1), order (B, n))``, an
+    element of ``product(RigidMotions(d, proper=...), SymmetricGroup(n))`` (``SE2()`` or
+    ``SE3()`` for proper frames) acting by ``rigid_motion_and_permute_points``.
     """
 
     def __init__(self, perm: PermutationPose | None = None,
@@ -372,8 +151,10 @@ class RigidPermutationPose(nn.Module):
         self.rotation, self.proper = rotation, proper
 
     symmetry = Symmetry(rigid_group_of_features, point_features_action,
-                        output=compose_rigid_permutations, observe=lambda p: p.element,
-                        note="exact: (R, t, order) compose with the rigid motion and reordering")
+                        output=accept_e2(compose_rigid_permutations),
+                        observe=lambda p: p.element,
+                        note="exact: (R, t, order) compose with the rigid motion and reordering",
+                        measure=lambda a, b: rigid_pose_mismatch(a, b))
 
     def forward(self, feats: PointFeatures) -> Pose:
         perm = feats.perm if feats.perm is not None else self.perm(feats.scores, feats.mask)
@@ -386,7 +167,7 @@ class RigidPermutationPose(nn.Module):
         refine = None
         if self.rotation == "procrustes" and rot is feats.rotation:
             def refine(canonical: Any) -> Pose:
-                c = _centre_canonical(_coords(canonical), mask)
+                c = _centre_canonical(_coords(canonical, rot.shape[-1]), mask)
                 target = _sorted_rows(matrix, feats.centred)
                 new_rot = procrustes_rotation(c, target, _slot_mask(mask).to(c.dtype),
                                               proper=self.proper)
@@ -396,11 +177,12 @@ class RigidPermutationPose(nn.Module):
                     frame=feats.rotation, refine=refine)
 
 
-def _coords(canonical: Any) -> Tensor:
-    if not isinstance(canonical, Tensor) or canonical.dim() != 3 or canonical.shape[-1] < 3:
-        raise ValueError("the decoded canonical point cloud must have shape (batch, n, 3 + f), "
+def _coords(canonical: Any, d: int) -> Tensor:
+    """The coordinates ``(B, n, d)`` of a decoded canonical ``(B, n, d + f)``."""
+    if not isinstance(canonical, Tensor) or canonical.dim() != 3 or canonical.shape[-1] < d:
+        raise ValueError(f"the decoded canonical point cloud must have shape (batch, n, {d} + f), "
                          f"got {getattr(canonical, 'shape', type(canonical).__name__)}")
-    return canonical[..., :3]
+    return canonical[..., :d]
 
 
 def _slot_mask(mask: Tensor) -> Tensor:
@@ -419,11 +201,13 @@ def _sorted_rows(matrix: Tensor, x: Tensor) -> Tensor:
 
 
 def _make_apply(matrix: Tensor, rot: Tensor, t: Tensor, mask: Tensor) -> Callable[[Any], Tensor]:
+    d = rot.shape[-1]
+
     def apply(canonical: Any) -> Tensor:
-        c = _centre_canonical(_coords(canonical), mask)
+        c = _centre_canonical(_coords(canonical, d), mask)
         moved = c @ rot.to(c.dtype).transpose(1, 2) + t.to(c.dtype)[:, None, :]
         moved = moved * _slot_mask(mask)[..., None].to(c.dtype)
-        if canonical.shape[-1] > 3:
-            moved = torch.cat([moved, canonical[..., 3:]], dim=-1)
+        if canonical.shape[-1] > d:
+            moved = torch.cat([moved, canonical[..., d:]], dim=-1)
         return unsort_rows(matrix, moved)
     return apply

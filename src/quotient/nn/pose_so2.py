@@ -31,12 +31,30 @@ from .pose import Pose
 from .signals import roll_map
 
 
+def vector_angle_deg(a: Tensor, b: Tensor) -> Tensor:
+    """The angle between 2-vectors ``a`` and ``b`` (``(B, 2)``), in degrees ``[0, 180]``."""
+    cross = a[:, 0] * b[:, 1] - a[:, 1] * b[:, 0]
+    dot = (a * b).sum(-1)
+    return torch.atan2(cross, dot).abs() * (180.0 / math.pi)
+
+
+def _turn_vector(theta: Tensor, v: Tensor) -> Tensor:
+    check_batch(theta, v, "turn_vector")
+    c, s = torch.cos(theta.to(v.dtype)), torch.sin(theta.to(v.dtype))
+    return torch.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]], -1)
+
+
+turn_vector = Action("turn_vector", _turn_vector, exact=True, groups=("SO2",),
+                     note="SO(2) turning 2-vectors (B, 2) by the angle θ")
+
+
 def angle_vector(theta: Tensor) -> Tensor:
     """``(cos θ, sin θ)`` (``(B, 2)``): an angle as a point of the circle, which is how the
     checker compares angles (no jump where the angle wraps around)."""
     return torch.stack([torch.cos(theta), torch.sin(theta)], dim=-1)
 
-__all__ = ["SO2PoseHead", "ShiftPoseHead", "fourier_shift", "shift_phase"]
+__all__ = ["SO2PoseHead", "ShiftPoseHead", "angle_vector", "fourier_shift", "shift_by_angle",
+           "shift_phase", "turn_vector", "vector_angle_deg"]
 
 
 class SO2PoseHead(nn.Module):
@@ -55,7 +73,8 @@ class SO2PoseHead(nn.Module):
 
     symmetry = Symmetry(CyclicGroup(4), c4_vector_action, output=c4_vector_action,
                         observe=lambda pose: angle_vector(pose.element),
-                        note="exact under quarter turns of v: θ turns by 90°·k")
+                        note="exact under quarter turns of v: θ turns by 90°·k",
+                        measure=lambda a, b: {"angle_deg": vector_angle_deg(a, b)})
 
     def __init__(self, margin: float = 0.0) -> None:
         super().__init__()
@@ -110,6 +129,15 @@ def fourier_shift(s: Tensor, x: Tensor) -> Tensor:
     return out
 
 
+def shift_by_angle(length: int) -> Action:
+    """SO(2) acting on signals of ``length`` samples by real-valued (Fourier) shifts: the angle
+    ``θ`` shifts by ``θ·L/2π`` cells (exact for multiples of ``2π/L``, band-limited otherwise)."""
+    def act(theta: Tensor, x: Tensor) -> Tensor:
+        return fourier_shift(theta.to(x.dtype) * (length / (2 * math.pi)), x)
+    return Action("shift_by_angle", act, exact=False, groups=("SO2",),
+                  note=f"Fourier shift of {length}-sample signals by θ·L/2π cells")
+
+
 class ShiftPoseHead(nn.Module):
     """ξ for cyclic shifts: ``y (B, L) -> Pose(s (B,) real in [0, L), x̂ = fourier_shift(s, x̂₀))``.
 
@@ -139,7 +167,8 @@ class ShiftPoseHead(nn.Module):
         return Symmetry(CyclicShifts(n), roll_map,
                         output=Action("turn_phase", turn, exact=True, groups=("Zn",)),
                         observe=lambda pose: angle_vector(pose.element * (2 * math.pi / n)),
-                        note="exact under integer shifts of y: s shifts along (mod L)")
+                        note="exact under integer shifts of y: s shifts along (mod L)",
+                        measure=lambda a, b: {"cells": vector_angle_deg(a, b) * (n / 360.0)})
 
     def forward(self, y: Tensor) -> Pose:
         if y.dim() != 2:

@@ -14,7 +14,14 @@ A typical experiment::
 
 from __future__ import annotations
 
-from .batching import TensorDictDataset, gather_batch, seeded, to_device
+from .batching import (
+    TensorDictDataset,
+    batch_input,
+    gather_batch,
+    input_dataset,
+    seeded,
+    to_device,
+)
 from .checkpoint import (
     checkpoint_path,
     list_checkpoints,
@@ -26,10 +33,12 @@ from .checkpoint import (
 )
 from .config import TrainConfig, build_optimizer
 from .distributed import DistInfo, epoch_permutation, mix_seed, select_device, setup_distributed
-from .hooks import Callback, FitResult, StepContext
+from .hooks import Callback, EpochEval, FitResult, StepContext
 from .io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from .loop import Trainer, fit
 from .rundir import RunDir
+from .runtime import count_parameters, quiet_training_log, use_threads
+from .schedules import BudgetCosine, budget_scheduler, finish_budget
 from .settings import (
     apply_overrides,
     check_ranges,
@@ -42,7 +51,16 @@ from .settings import (
 from .sync_norm import GlobalBatchNorm, all_reduce_sum, convert_batchnorm
 
 __all__ = [
+    "BudgetCosine",
     "Callback",
+    "EpochEval",
+    "batch_input",
+    "budget_scheduler",
+    "count_parameters",
+    "finish_budget",
+    "input_dataset",
+    "quiet_training_log",
+    "use_threads",
     "DistInfo",
     "FitResult",
     "GlobalBatchNorm",

@@ -9,7 +9,8 @@ from typing import Any
 import torch
 from torch.utils.data import default_collate
 
-__all__ = ["TensorDictDataset", "gather_batch", "seeded", "to_device"]
+__all__ = ["TensorDictDataset", "batch_input", "gather_batch", "input_dataset", "seeded",
+           "to_device"]
 
 
 class TensorDictDataset(torch.utils.data.Dataset):
@@ -38,6 +39,33 @@ class TensorDictDataset(torch.utils.data.Dataset):
     def get_batch(self, indices: torch.Tensor) -> dict[str, torch.Tensor]:
         """The samples at ``indices``, stacked."""
         return {name: t[indices] for name, t in self.tensors.items()}
+
+
+def input_dataset(x: torch.Tensor | tuple[torch.Tensor, ...], **extra: torch.Tensor
+                  ) -> TensorDictDataset:
+    """A data set of model inputs: a tensor ``x`` (stored as ``"x"``) or a tuple such as
+    ``(x, mask)`` (stored as ``"x.0"``, ``"x.1"``, ...), plus named extras (e.g. labels).
+    :func:`batch_input` turns a batch of it back into the model's input.
+
+    >>> ds = input_dataset((torch.zeros(4, 3, 2), torch.ones(4, 3, dtype=torch.bool)))
+    >>> [t.shape for t in batch_input(ds.get_batch(torch.tensor([0, 2])))]
+    [torch.Size([2, 3, 2]), torch.Size([2, 3])]
+    """
+    parts = ({"x": x} if isinstance(x, torch.Tensor)
+             else {f"x.{i}": part for i, part in enumerate(x)})
+    return TensorDictDataset(**parts, **extra)
+
+
+def batch_input(batch: Mapping[str, torch.Tensor]) -> torch.Tensor | tuple[torch.Tensor, ...]:
+    """The model input of a batch of :func:`input_dataset`: ``batch["x"]`` or the tuple of
+    ``batch["x.0"], batch["x.1"], ...``."""
+    if "x" in batch:
+        return batch["x"]
+    parts = sorted((k for k in batch if k.startswith("x.")), key=lambda k: int(k[2:]))
+    if not parts:
+        raise KeyError(f"the batch holds no model input (keys: {sorted(batch)}); build the data "
+                       "set with input_dataset(x)")
+    return tuple(batch[k] for k in parts)
 
 
 def gather_batch(dataset: Any, indices: torch.Tensor) -> Any:

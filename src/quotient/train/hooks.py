@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -13,7 +13,7 @@ from torch import nn
 if TYPE_CHECKING:
     from .loop import Trainer
 
-__all__ = ["Callback", "FitResult", "StepContext"]
+__all__ = ["Callback", "EpochEval", "FitResult", "StepContext"]
 
 
 @dataclass
@@ -46,6 +46,26 @@ class Callback:
 
     def on_checkpoint(self, trainer: Trainer, path: Path) -> None:
         """After a checkpoint was saved (rank 0) or would have been (other ranks)."""
+
+
+class EpochEval(Callback):
+    """Logs ``evaluate(model)`` (a dict of floats, computed in eval mode) after every
+    ``every``-th epoch; the model is put back in training mode afterwards."""
+
+    def __init__(self, evaluate: Callable[[torch.nn.Module], Mapping[str, float]],
+                 every: int = 1) -> None:
+        self.evaluate, self.every = evaluate, max(1, every)
+
+    def on_epoch_end(self, trainer: Trainer, epoch: int) -> Mapping[str, float] | None:
+        if (epoch + 1) % self.every:
+            return None
+        model = trainer.model
+        model.eval()
+        try:
+            with torch.no_grad():
+                return dict(self.evaluate(model))
+        finally:
+            model.train()
 
 
 @dataclass

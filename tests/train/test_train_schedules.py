@@ -5,8 +5,7 @@ import math
 import pytest
 import torch
 
-from quotient.experiments._giae_common import BudgetCosine, budget_scheduler, finish_budget
-from quotient.train import FitResult
+from quotient.train import BudgetCosine, FitResult, budget_scheduler, finish_budget
 
 
 def _opt(lr=1.0):

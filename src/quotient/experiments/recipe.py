@@ -1,0 +1,296 @@
+"""One recipe for group-invariant autoencoder experiments: the run / evaluate / budget skeleton
+exists once here, and an experiment file holds only what differs (its data, its model, extra
+metrics and plots).
+
+An experiment is ``giae_experiment(GIAERecipe(...))``. Its ``run``:
+
+1. builds the data (:class:`Split`) and the model (``recipe.model(cfg, split)``);
+2. trains with :func:`quotient.train.fit` (resumable; DDP under ``torchrun``) and a cosine
+   learning rate over the step budget ``min(epochs × steps per epoch, train.max_steps)`` or the
+   time budget ``train.time_limit_minutes``, whichever runs out first, logging the test
+   reconstruction error every ``eval_every`` epochs;
+3. evaluates (:func:`evaluate_model`): reconstruction MSE, kNN and linear-probe accuracy of the
+   codes (when the split has labels), the :func:`~quotient.metrics.symmetry_report` (exact and
+   approximate symmetry, float32 and float64) and the recipe's own metrics;
+4. plots the learning curve, the codes and the recipe's own figures; returns an
+   :class:`~quotient.experiments.ExperimentResult`.
+
+Settings the skeleton reads from the config (with defaults when a config lacks them):
+``train`` (a :class:`~quotient.train.TrainConfig`), ``threads`` (0), ``warmup_steps`` (100),
+``eval_every`` (1), ``eval_samples`` (1000), ``probe_samples`` (all), ``check_samples``
+(1000), ``eval_seed`` (1), ``embedding`` (``"pca"``), ``plots`` (true), ``dtype``
+(``"float32"``).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import Tensor, nn
+
+from ..metrics import EmbeddingView, SymmetryReport, symmetry_report
+from ..models.losses import model_loss
+from ..symmetry import Symmetry
+from ..train import (
+    EpochEval,
+    FitResult,
+    RunDir,
+    StepContext,
+    batch_input,
+    budget_scheduler,
+    count_parameters,
+    finish_budget,
+    fit,
+    input_dataset,
+    load_model_state,
+    saved_config,
+    use_threads,
+)
+from . import Experiment, ExperimentResult
+
+__all__ = ["GIAERecipe", "Split", "evaluate_model", "giae_experiment"]
+
+LossFn = Callable[..., tuple[Tensor, Mapping[str, float]]]
+
+
+@dataclass
+class Split:
+    """The data of one experiment.
+
+    Attributes:
+        train, test: model inputs, a tensor with the samples first or a tuple of them (e.g.
+            ``(points, mask)``).
+        train_labels, test_labels: integer classes ``(N,)`` for the probes and plots, if any.
+        name: what the data is (titles of reports and plots), e.g. the user's file name.
+        extras: whatever the experiment's own metrics and plots need (angles, indices, ...).
+    """
+
+    train: Any
+    test: Any
+    train_labels: Tensor | None = None
+    test_labels: Tensor | None = None
+    name: str = ""
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class GIAERecipe:
+    """What differs between GIAE experiments.
+
+    Attributes:
+        name, description, config_cls: as :class:`~quotient.experiments.Experiment`.
+        data: ``cfg -> Split``.
+        model: ``(cfg, split) -> module`` (a GIAE or a baseline with ``loss``, ``embed`` and
+            ``reconstruct``), initialised from a seeded generator.
+        loss: ``(cfg, model) -> loss_fn`` for :func:`~quotient.train.fit` (default:
+            ``model.loss`` on the batch's input).
+        metrics: ``(cfg, model, split, report) -> {name: value}``, computed after the common
+            ones (e.g. accuracies, a baseline trained alongside).
+        epoch_metrics: ``(cfg, model, split) -> {name: float}``, logged with the test
+            reconstruction every ``eval_every`` epochs.
+        plots: ``(cfg, model, split, metrics, fit_result, run_dir) -> None``.
+        symmetry: ``cfg -> (exact, approximate or None)``: what models without a declared
+            symmetry (baselines) are measured against (their codes' invariance only).
+        check: ``cfg -> None``, raising a one-line error before a run directory is made.
+    """
+
+    name: str
+    description: str
+    config_cls: type
+    data: Callable[[Any], Split]
+    model: Callable[[Any, Split], nn.Module]
+    loss: Callable[[Any, nn.Module], LossFn] | None = None
+    metrics: Callable[[Any, nn.Module, Split, SymmetryReport], dict[str, Any]] | None = None
+    epoch_metrics: Callable[[Any, nn.Module, Split], dict[str, float]] | None = None
+    plots: Callable[..., None] | None = None
+    symmetry: Callable[[Any], tuple[Symmetry, Symmetry | None]] | None = None
+    check: Callable[[Any], None] | None = None
+
+
+def _setting(cfg: Any, name: str, default: Any) -> Any:
+    value = getattr(cfg, name, default)
+    return default if value is None else value
+
+
+def _dtype(model: nn.Module) -> torch.dtype:
+    return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+
+
+def _cast(x: Any, dtype: torch.dtype) -> Any:
+    if isinstance(x, (tuple, list)):
+        return tuple(_cast(p, dtype) for p in x)
+    return x.to(dtype) if isinstance(x, Tensor) and x.is_floating_point() else x
+
+
+def _take(x: Any, n: int | None) -> Any:
+    if n is None:
+        return x
+    return tuple(p[:n] for p in x) if isinstance(x, (tuple, list)) else x[:n]
+
+
+def _size(x: Any) -> int:
+    return int((x[0] if isinstance(x, (tuple, list)) else x).shape[0])
+
+
+def _batched(fn: Callable[[Any], Any], x: Any, batch: int = 500) -> Any:
+    outs = []
+    with torch.no_grad():
+        for start in range(0, _size(x), batch):
+            part = (tuple(p[start:start + batch] for p in x) if isinstance(x, (tuple, list))
+                    else x[start:start + batch])
+            outs.append(fn(part))
+    return torch.cat(outs)
+
+
+def default_loss(cfg: Any, model: nn.Module) -> LossFn:
+    """``model.loss`` on the batch's input, cast to the model's dtype."""
+    dtype = _dtype(model)
+
+    def loss_fn(net: nn.Module, batch: Mapping[str, Tensor],
+                ctx: StepContext) -> tuple[Tensor, Mapping[str, float]]:
+        return model_loss(net, _cast(batch_input(batch), dtype))
+
+    return loss_fn
+
+
+def _reconstruct(model: nn.Module, x: Any) -> Tensor:
+    return model.reconstruct(x) if hasattr(model, "reconstruct") else model(x).reconstruction
+
+
+def _embed(model: nn.Module, x: Any) -> Tensor:
+    return model.embed(x) if hasattr(model, "embed") else model(x).z
+
+
+def rec_mse(model: nn.Module, x: Any) -> float:
+    """Mean squared error between reconstructions and inputs (the first part of a tuple)."""
+    target = x[0] if isinstance(x, (tuple, list)) else x
+    rec = _batched(lambda b: _reconstruct(model, b), x)
+    return float((rec.double() - target.double()).pow(2).mean())
+
+
+def evaluate_model(recipe: GIAERecipe, cfg: Any, model: nn.Module, split: Split
+                   ) -> dict[str, Any]:
+    """The common metrics of a trained model on the test split, then the recipe's own."""
+    from ..metrics import knn_accuracy, linear_probe_accuracy
+
+    model.eval()
+    dtype = _dtype(model)
+    test = _cast(split.test, dtype)
+    metrics: dict[str, Any] = {"rec_mse": rec_mse(model, test)}
+    if split.train_labels is not None and split.test_labels is not None:
+        probe = _setting(cfg, "probe_samples", None)
+        z_train = _batched(lambda b: _embed(model, b), _cast(_take(split.train, probe), dtype))
+        z_test = _batched(lambda b: _embed(model, b), test)
+        y_train = split.train_labels[:z_train.shape[0]]
+        metrics["knn_acc"] = knn_accuracy(z_train, y_train, z_test, split.test_labels, k=5)
+        metrics["linear_acc"] = linear_probe_accuracy(z_train, y_train, z_test,
+                                                      split.test_labels)
+    checked = _take(test, _setting(cfg, "check_samples", 1000))
+    view = model
+    if not isinstance(getattr(model, "symmetry", None), Symmetry) and recipe.symmetry:
+        view = EmbeddingView(model, *recipe.symmetry(cfg))
+    report = SymmetryReport()
+    if isinstance(getattr(view, "symmetry", None), Symmetry):
+        gen = torch.Generator().manual_seed(_setting(cfg, "eval_seed", 1))
+        report = symmetry_report(view, checked, generator=gen)
+        metrics.update(report.metrics)
+    if recipe.metrics is not None:
+        metrics.update(recipe.metrics(cfg, model, split, report))
+    return metrics
+
+
+def _epoch_eval(recipe: GIAERecipe, cfg: Any, split: Split) -> EpochEval:
+    small = Split(split.train, _take(split.test, _setting(cfg, "eval_samples", 1000)),
+                  name=split.name, extras=split.extras)
+
+    def evaluate(model: nn.Module) -> dict[str, float]:
+        out = {"test_rec": rec_mse(model, _cast(small.test, _dtype(model)))}
+        if recipe.epoch_metrics is not None:
+            out.update(recipe.epoch_metrics(cfg, model, small))
+        return out
+
+    return EpochEval(evaluate, _setting(cfg, "eval_every", 1))
+
+
+def _schedule(cfg: Any, n_train: int) -> budget_scheduler:
+    tc = cfg.train
+    steps = tc.epochs * (n_train // tc.batch_size)
+    if tc.max_steps is not None:
+        steps = min(steps, tc.max_steps)
+    warmup = min(_setting(cfg, "warmup_steps", 100), max(1, steps // 5))
+    return budget_scheduler(steps, tc.time_limit_minutes, warmup)
+
+
+def _plots(recipe: GIAERecipe, cfg: Any, model: nn.Module, split: Split,
+           metrics: dict[str, Any], result: FitResult, run_dir: RunDir) -> None:
+    from ..metrics import embed_2d
+    from ..plots import plot_embedding
+    from ..train.plots import plot_learning_curve
+
+    title = split.name or recipe.name
+    epoch_keys = sorted({k for r in result.history if r.get("kind") == "epoch" for k in r}
+                        - {"kind", "step", "epoch"})
+    plot_learning_curve(result.history, run_dir.plot_path("learning_curve"),
+                        train_keys=("loss",), epoch_keys=tuple(epoch_keys), title=title)
+    if split.test_labels is not None:
+        model.eval()
+        z = _batched(lambda b: _embed(model, b), _cast(_take(split.test, 2000),
+                                                       _dtype(model)))
+        method = _setting(cfg, "embedding", "pca") if z.shape[1] > 2 else "identity"
+        pts, idx = (z.double().numpy(), torch.arange(z.shape[0])) if method == "identity" \
+            else embed_2d(z, method=method, seed=_setting(cfg, "eval_seed", 1))
+        knn = f", kNN acc {metrics['knn_acc']:.3f}" if "knn_acc" in metrics else ""
+        plot_embedding(pts, split.test_labels[torch.as_tensor(idx)],
+                       run_dir.plot_path("embedding"),
+                       title=f"{title}: test codes z ({method}){knn}")
+    if recipe.plots is not None:
+        recipe.plots(cfg, model, split, metrics, result, run_dir)
+
+
+def run_recipe(recipe: GIAERecipe, cfg: Any, run_dir: RunDir, resume: bool
+               ) -> ExperimentResult:
+    """Train (or resume), evaluate, plot; the ``run`` of every GIAE experiment."""
+    with use_threads(_setting(cfg, "threads", 0)):
+        split = recipe.data(cfg)
+        model = recipe.model(cfg, split)
+        loss = (recipe.loss or default_loss)(cfg, model)
+        schedule = _schedule(cfg, _size(split.train))
+        result = fit(model, loss, input_dataset(split.train), cfg.train, run_dir,
+                     resume=resume, scheduler=schedule,
+                     callbacks=[_epoch_eval(recipe, cfg, split)])
+        result = finish_budget(result, schedule)
+        started = time.perf_counter()
+        model = result.model.cpu()
+        metrics = evaluate_model(recipe, cfg, model, split)
+        metrics.update(train_seconds=result.train_seconds, steps=result.step,
+                       ms_per_step=1000 * result.train_seconds / max(result.step, 1),
+                       eval_seconds=time.perf_counter() - started,
+                       n_params=count_parameters(model), n_train=_size(split.train),
+                       n_test=_size(split.test), stop_reason=result.stop_reason)
+        if _setting(cfg, "plots", True) and run_dir.is_writer:
+            _plots(recipe, cfg, model, split, metrics, result, run_dir)
+    return ExperimentResult(metrics, result)
+
+
+def evaluate_run(recipe: GIAERecipe, run_dir: RunDir) -> dict[str, Any]:
+    """Recompute the metrics of a finished run from its ``config.json`` and latest checkpoint."""
+    cfg = saved_config(run_dir, recipe.config_cls)
+    with use_threads(_setting(cfg, "threads", 0)):
+        split = recipe.data(cfg)
+        model = recipe.model(cfg, split)
+        checkpoint = load_model_state(run_dir, model)
+        metrics = evaluate_model(recipe, cfg, model, split)
+    metrics["steps"] = checkpoint["step"]
+    return metrics
+
+
+def giae_experiment(recipe: GIAERecipe) -> Experiment:
+    """The :class:`~quotient.experiments.Experiment` of a recipe."""
+    return Experiment(
+        name=recipe.name, description=recipe.description, config_cls=recipe.config_cls,
+        run=lambda cfg, run_dir, resume: run_recipe(recipe, cfg, run_dir, resume),
+        evaluate=lambda run_dir: evaluate_run(recipe, run_dir), check=recipe.check)
