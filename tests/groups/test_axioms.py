@@ -24,10 +24,11 @@ from quotient.groups import (
     product,
     repeat_element,
 )
+from quotient.groups.euclidean import E2
 
 GROUPS = [
     SO2(), SO3(), O3(), CyclicGroup(5), DihedralGroup(4), DihedralGroup(3), SymmetricGroup(5),
-    CyclicShifts(7), CyclicShifts2d(3, 4), Translations(3), SE2(), SE3(), E3(),
+    CyclicShifts(7), CyclicShifts2d(3, 4), Translations(3), SE2(), E2(), SE3(), E3(),
     product(SO3(), SymmetricGroup(4)), product(CyclicGroup(4), DihedralGroup(3)),
     product(SE3(), SymmetricGroup(3)), product(SO2(), CyclicShifts(5)),
 ]
@@ -188,6 +189,16 @@ def test_so3_haar_moments(gen):
 def test_o3_samples_both_components(gen):
     det = torch.linalg.det(O3().sample(400, generator=gen))
     assert 0.35 < float((det < 0).double().mean()) < 0.65
+
+
+def test_e2_samples_both_components_and_describes_reflections(gen):
+    g = E2().sample(400, generator=gen)
+    det = torch.linalg.det(g[:, :2, :2])
+    assert torch.allclose(det.abs(), torch.ones_like(det), atol=TOL)
+    assert 0.35 < float((det < 0).double().mean()) < 0.65
+    words = E2().describe(g[:8])
+    assert all(w.startswith("reflection") == bool(d < 0) for w, d in zip(words, det[:8],
+                                                                         strict=True))
 
 
 def test_so2_uniform(gen):

@@ -1,4 +1,4 @@
-"""Translations T(d) and rigid motions SE(2), SE(3), E(3).
+"""Translations T(d) and rigid motions SE(2), E(2), SE(3), E(3).
 
 T(d) elements are vectors ``(batch, d)``. Rigid motions are homogeneous matrices
 ``(batch, d+1, d+1)`` = ``[[R, t], [0, 1]]`` acting by ``x ↦ R x + t``; composition is the
@@ -188,6 +188,11 @@ class RigidMotions(Group):
 def SE2(scale: float = 1.0) -> RigidMotions:
     """SE(2) = SO(2) ⋉ T(2)."""
     return RigidMotions(2, proper=True, scale=scale)
+
+
+def E2(scale: float = 1.0) -> RigidMotions:
+    """E(2) = O(2) ⋉ T(2): rotations and reflections of the plane, with translations."""
+    return RigidMotions(2, proper=False, scale=scale)
 
 
 def SE3(scale: float = 1.0) -> RigidMotions:
