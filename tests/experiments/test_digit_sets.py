@@ -6,7 +6,8 @@ import pytest
 import torch
 
 from quotient.experiments import get
-from quotient.experiments.digit_sets import DigitSetsConfig, build_model, evaluate_model
+from quotient.experiments.digit_sets import DigitSetsConfig, accuracies, build_model, load_data
+from quotient.metrics import symmetry_report
 from quotient.train import RunDir, TrainConfig
 
 
@@ -25,7 +26,7 @@ def tiny_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("digit_sets")
     cfg = _tiny()
     run_dir = RunDir(path)
-    metrics = get("digit-sets").run(cfg, run_dir, False)
+    metrics = get("digit-sets").run(cfg, run_dir, False).metrics
     return cfg, run_dir, metrics
 
 
@@ -38,6 +39,7 @@ def test_metrics_and_plots(tiny_run):
     assert m["inv_err_exact"] < 1e-5
     assert m["perm_recovery"] == 1.0
     assert m["steps"] == 40 and m["stop_reason"] == "max_steps"
+    assert m["inv_err_exact_f64"] < 1e-12  # (x̂ moves exactly only where no digits tie)
     assert run_dir.plot_path("learning_curve").is_file()
     assert run_dir.plot_path("test_accuracy").is_file()
 
@@ -53,7 +55,8 @@ def test_evaluate_reproduces_the_run(tiny_run):
 def test_untrained_model_is_exactly_invariant_in_float64():
     cfg = _tiny(dtype="float64")
     model = build_model(cfg)
-    digits = torch.randint(4, (50, 6), generator=torch.Generator().manual_seed(0))
-    m = evaluate_model(model, digits, cfg)
-    assert m["inv_err_exact"] < 1e-12
-    assert m["perm_recovery"] == 1.0
+    x = load_data(cfg).test[:50]
+    report = symmetry_report(model, x)
+    assert report.metrics["inv_err_exact"] < 1e-12
+    assert report.metrics["canon_same_exact"] == 1.0  # shuffled sets: the same canonical one
+    assert 0 <= accuracies(model, x)["element_acc"] <= 1

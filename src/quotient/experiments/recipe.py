@@ -93,6 +93,9 @@ class GIAERecipe:
         epoch_metrics: ``(cfg, model, split) -> {name: float}``, logged with the test
             reconstruction every ``eval_every`` epochs.
         plots: ``(cfg, model, split, metrics, fit_result, run_dir) -> None``.
+        companions: ``(cfg, split) -> {name: value}``: other models trained in the same run
+            after the main one (e.g. a baseline with a time budget); run by ``run`` only, not
+            by ``evaluate``.
         symmetry: ``cfg -> (exact, approximate or None)``: what models without a declared
             symmetry (baselines) are measured against (their codes' invariance only).
         check: ``cfg -> None``, raising a one-line error before a run directory is made.
@@ -107,6 +110,7 @@ class GIAERecipe:
     metrics: Callable[[Any, nn.Module, Split, SymmetryReport], dict[str, Any]] | None = None
     epoch_metrics: Callable[[Any, nn.Module, Split], dict[str, float]] | None = None
     plots: Callable[..., None] | None = None
+    companions: Callable[[Any, Split], dict[str, Any]] | None = None
     symmetry: Callable[[Any], tuple[Symmetry, Symmetry | None]] | None = None
     check: Callable[[Any], None] | None = None
 
@@ -271,6 +275,8 @@ def run_recipe(recipe: GIAERecipe, cfg: Any, run_dir: RunDir, resume: bool
                        eval_seconds=time.perf_counter() - started,
                        n_params=count_parameters(model), n_train=_size(split.train),
                        n_test=_size(split.test), stop_reason=result.stop_reason)
+        if recipe.companions is not None:
+            metrics.update(recipe.companions(cfg, split))
         if _setting(cfg, "plots", True) and run_dir.is_writer:
             _plots(recipe, cfg, model, split, metrics, result, run_dir)
     return ExperimentResult(metrics, result)

@@ -9,6 +9,12 @@ promise holds on data, in the model's dtype and again in float64:
 * on random elements of an **approximate** group the model declares (``model.approximate``,
   e.g. all of SO(2) for an encoder exact under quarter turns), where they are learned.
 
+The pose (and with it the reconstruction) is equivariant only where it is unique: for an input
+with a symmetry of its own (a multiset with repeated elements, a graph with automorphisms, a
+shape with a rotational symmetry) any element of that stabiliser is an equally good pose, so
+``pose_err`` and ``rec_err`` measure only on inputs without one; ``inv_err`` and ``canon_err``
+(the canonical form is the same whichever pose was picked) hold everywhere.
+
 Metric names (``S`` = ``exact`` or ``any``):
 
 =========================== =========================================================
@@ -19,6 +25,9 @@ Metric names (``S`` = ``exact`` or ``any``):
                             ``translation``, ``order`` = share of samples whose order is
                             not σ∘order): worst (exact) or mean (any); ``_mean`` for exact
 ``rec_err_S``               ``‖x̂(g·x) − g·x̂(x)‖ / ‖g·x̂(x)‖``: worst (exact) or mean (any)
+``canon_err_S``             ``‖c(g·x) − c(x)‖ / ‖c(x)‖`` with ``c = model.canonicalize`` (the
+                            input in canonical pose): worst (exact) or mean (any);
+                            ``canon_same_exact`` the share of samples where it is exactly 0
 =========================== =========================================================
 """
 
@@ -149,12 +158,31 @@ def _dtype(model: nn.Module) -> torch.dtype:
     return next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
 
 
+def _canonical(model: nn.Module, x: Any, batch: int) -> Any | None:
+    fn = getattr(model, "canonicalize", None)
+    if fn is None:
+        return None
+    try:
+        with torch.no_grad():
+            return _cat([_to(fn(_take(x, s))[0], torch.float64)
+                         for s in _chunks(_size(x), batch)])
+    except TypeError:  # a pose head without an inverse: nothing to measure
+        return None
+
+
 def _measure(sym: Symmetry, model: nn.Module, x: Any, n: int, generator: torch.Generator,
              batch: int) -> dict[str, Tensor]:
+    from ..models.giae import relative_difference
+
     ref = _observe(model, sym, x, batch)
+    ref_canon = _canonical(model, x, batch)
     worst: dict[str, Tensor] = {}
     for g in _elements(sym.group_for(x), n, generator):
-        for key, err in _errors(sym, model, x, ref, g, batch).items():
+        errs = _errors(sym, model, x, ref, g, batch)
+        if ref_canon is not None:
+            moved = _to(_act(sym.input, g, _to(x, torch.float64), batch), _dtype(model))
+            errs["canon"] = relative_difference(_canonical(model, moved, batch), ref_canon)
+        for key, err in errs.items():
             worst[key] = err if key not in worst else torch.maximum(worst[key], err)
     return worst
 
@@ -162,7 +190,7 @@ def _measure(sym: Symmetry, model: nn.Module, x: Any, n: int, generator: torch.G
 def _summarise(errs: dict[str, Tensor], setting: str, exact: bool) -> dict[str, float]:
     out: dict[str, float] = {}
     for key, err in errs.items():
-        name = {"inv": "inv_err", "rec": "rec_err"}.get(key)
+        name = {"inv": "inv_err", "rec": "rec_err", "canon": "canon_err"}.get(key)
         name = f"{name}_{setting}" if name else f"pose_err_{setting}_{key[5:]}".rstrip("_")
         head = float(err.max() if exact else err.mean())
         out[name] = head
@@ -171,6 +199,8 @@ def _summarise(errs: dict[str, Tensor], setting: str, exact: bool) -> dict[str, 
                 out[f"{name}_{tag}"] = float(err.quantile(q))
         elif exact and key.startswith("pose_"):
             out[f"{name}_mean"] = float(err.mean())
+        elif exact and key == "canon":
+            out[f"canon_same_{setting}"] = float((err == 0).double().mean())
     return out
 
 

@@ -49,12 +49,15 @@ class AutoEncoder(nn.Module):
         augment: ``augment(x, generator) -> x'``; the training loop applies it to each batch
             before the forward pass (the target is the augmented batch). Stored, not applied
             here, so that the randomness comes from the loop's resumable per-step generator.
+        reconstruction_loss: ``(x̂, x) -> scalar``; mean squared error by default.
     """
 
     def __init__(self, encoder: nn.Module, decoder: nn.Module, *,
-                 augment: Augment | None = None) -> None:
+                 augment: Augment | None = None,
+                 reconstruction_loss: Callable[[Tensor, Tensor], Tensor] | None = None) -> None:
         super().__init__()
         self.encoder, self.decoder, self.augment = encoder, decoder, augment
+        self.reconstruction_loss = reconstruction_loss or _mse
 
     def embed(self, x: Tensor) -> Tensor:
         return self.encoder(x)
@@ -66,8 +69,9 @@ class AutoEncoder(nn.Module):
         return self.reconstruct(x)
 
     def loss(self, x: Tensor, out: Tensor | None = None) -> tuple[Tensor, dict[str, float]]:
-        """``mean (x̂ − x)²`` with ``x̂ = out`` (computed if ``None``) and its value as logs."""
-        rec = _mse(self(x) if out is None else out, x)
+        """The reconstruction loss (``mean (x̂ − x)²`` by default) with ``x̂ = out`` (computed if
+        ``None``) and its value as logs."""
+        rec = self.reconstruction_loss(self(x) if out is None else out, x)
         value = float(rec.detach())
         return rec, {"rec": value, "loss": value}
 

@@ -119,6 +119,22 @@ class GIAE(nn.Module):
         z, features = self.encoder(x)
         return z, self.pose_head(features)
 
+    def canonicalize(self, x: Any) -> tuple[Any, Pose]:
+        """The input put into canonical pose, ``ψ(x)⁻¹·x``, and the pose ``ψ(x)``.
+
+        Invariant on the exact group (``canonicalize(g·x)[0] = canonicalize(x)[0]`` for inputs
+        whose pose is unique), so any downstream model fed with it is invariant too; the pose
+        maps its equivariant outputs back.
+
+        Raises:
+            TypeError: the pose head gives no inverse (its :class:`Pose` has no ``invert``).
+        """
+        _, pose = self.encode(x)
+        if pose.invert is None:
+            raise TypeError(f"{type(self.pose_head).__name__} gives no inverse pose "
+                            "(Pose.invert), so inputs cannot be put into canonical pose")
+        return pose.invert(x), pose
+
     def embed(self, x: Any) -> Tensor:
         """The invariant code ``z = η(x)`` alone."""
         return self.encoder(x)[0]

@@ -18,7 +18,13 @@ from torch import Tensor, nn
 
 from ..train import StepContext, batch_input
 
-__all__ = ["autoencoder_loss", "consistency_loss", "model_loss"]
+__all__ = ["autoencoder_loss", "categorical_nll", "consistency_loss", "model_loss"]
+
+
+def categorical_nll(reconstruction: Tensor, x: Tensor) -> Tensor:
+    """Mean over elements of ``−Σ_k x_k log x̂_k``: one-hot (or probability) targets ``x`` and
+    predicted distributions ``x̂`` along the last dimension."""
+    return -(x * torch.log(reconstruction.clamp_min(1e-9))).sum(-1).mean()
 
 
 def model_loss(model: nn.Module, x: Any) -> tuple[torch.Tensor, dict[str, float]]:

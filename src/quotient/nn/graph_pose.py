@@ -43,8 +43,17 @@ from .pose_perm import (
     order_mismatch,
     permutation_entropy,
     soft_sort,
+    sort_parts,
     unsort_graph,
 )
+
+
+def sort_graph(matrix: Any, x: Any) -> Any:
+    """``S A Sᵀ`` (canonical order) for adjacency ``A (B, n, n)``, or ``(A, mask, ...)`` with
+    the other parts sorted as sets."""
+    if isinstance(x, tuple):
+        return (sort_graph(matrix, x[0]), *sort_parts(matrix, tuple(x[1:])))
+    return unsort_graph(matrix.transpose(1, 2), x)
 
 __all__ = ["GraphPermutationPose", "individualize"]
 
@@ -154,7 +163,8 @@ class GraphPermutationPose(nn.Module):
         else:
             penalty = relaxed.new_zeros(())
         return Pose(element=order, apply=lambda canonical: unsort_graph(used, canonical),
-                    penalties={"perm_entropy": penalty}, matrix=used)
+                    penalties={"perm_entropy": penalty}, matrix=used,
+                    invert=lambda x: sort_graph(used, x))
 
     def group(self, n: int) -> SymmetricGroup:
         """The group the pose lives in, for ``n`` nodes."""

@@ -35,6 +35,9 @@ class Pose:
         relaxed: the relaxed matrix ``S̃`` behind ``matrix`` (SoftSort), if any.
         frame: for rigid poses, the encoder's frame ``R₀`` (``(B, d, d)``) before any
             refinement.
+        invert: ``x -> ψ(x)⁻¹·x``, the input put into canonical pose (the inverse of
+            ``apply`` on inputs): exactly invariant on the exact group, so a downstream model
+            fed with it is invariant too.
         refine: optional closed-form refinement given the decoded canonical element,
             ``refine(canonical) -> Pose`` (e.g. a Procrustes rotation that aligns the canonical
             to the input); :meth:`~quotient.models.GIAE.forward` applies it before ``apply``.
@@ -48,6 +51,7 @@ class Pose:
     matrix: Tensor | None = None
     relaxed: Tensor | None = None
     frame: Tensor | None = None
+    invert: Callable[[Any], Any] | None = None
     refine: Callable[[Any], Pose] | None = None
 
     def replace(self, **changes: Any) -> Pose:

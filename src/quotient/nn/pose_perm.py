@@ -181,6 +181,16 @@ def sort_rows(matrix: Tensor, x: Tensor) -> Tensor:
     return (matrix.to(flat.dtype) @ flat).reshape(x.shape)
 
 
+def sort_parts(matrix: Tensor, x: Tensor | tuple[Tensor, ...]) -> Tensor | tuple[Tensor, ...]:
+    """:func:`sort_rows` of a tensor or of every part of a tuple such as ``(x, mask)`` (a bool
+    mask is sorted as 0/1 and stays bool; integer parts stay integers)."""
+    if isinstance(x, tuple):
+        return tuple(sort_parts(matrix, part) for part in x)
+    if x.is_floating_point():
+        return sort_rows(matrix, x)
+    return sort_rows(matrix, x.to(matrix.dtype)).round().to(x.dtype)
+
+
 def unsort_rows(matrix: Tensor, canonical: Tensor) -> Tensor:
     """``Sᵀ canonical`` along dim 1: canonical order -> input order, ``(B, n, ...)``."""
     if canonical.dim() < 2 or canonical.shape[1] != matrix.shape[-1]:
@@ -257,7 +267,7 @@ class PermutationPose(nn.Module):
         used, relaxed, order = self.matrices(scores, mask)  # type: ignore[arg-type]
         return Pose(element=order, apply=lambda canonical: unsort_rows(used, canonical),
                     penalties={"perm_entropy": permutation_entropy(relaxed, mask)},
-                    matrix=used, relaxed=relaxed)
+                    matrix=used, relaxed=relaxed, invert=lambda x: sort_parts(used, x))
 
     def group(self, n: int) -> SymmetricGroup:
         """The group the pose lives in, for ``n`` elements."""

@@ -94,7 +94,10 @@ class SO2PoseHead(nn.Module):
         def apply(canonical: Tensor) -> Tensor:
             return rot90_image(k, rotate_image(phi, canonical))
 
-        return Pose(theta, apply, penalties)
+        def invert(x: Tensor) -> Tensor:  # exact quarter turns back first, then the residual
+            return rotate_image(-phi, rot90_image(-k, x))
+
+        return Pose(theta, apply, penalties, invert=invert)
 
 
 def shift_phase(y: Tensor) -> Tensor:
@@ -175,5 +178,6 @@ class ShiftPoseHead(nn.Module):
             raise ValueError(f"ShiftPoseHead: expected maps (batch, length), got "
                              f"{tuple(y.shape)}")
         s = shift_phase(y)
-        return Pose(s, lambda canonical: fourier_shift(s, canonical), {})
+        return Pose(s, lambda canonical: fourier_shift(s, canonical), {},
+                    invert=lambda x: fourier_shift(-s, x))
 
