@@ -3,7 +3,6 @@
 import dataclasses
 
 import pytest
-import torch
 
 from quotient.experiments import get
 from quotient.experiments.digit_sets import DigitSetsConfig, accuracies, build_model, load_data
