@@ -22,7 +22,7 @@ def _tiny(**kw) -> TetrisConfig:
 def tiny_run(tmp_path_factory):
     run_dir = RunDir(tmp_path_factory.mktemp("tetris"))
     cfg = _tiny()
-    metrics = get("tetris").run(cfg, run_dir, False)
+    metrics = get("tetris").run(cfg, run_dir, False).metrics
     run_dir.write_config({"config": dataclasses.asdict(cfg)})
     return run_dir, metrics
 
@@ -30,16 +30,19 @@ def tiny_run(tmp_path_factory):
 def test_metrics_symmetry_and_plots(tiny_run):
     run_dir, m = tiny_run
     for key in ("rec_mse", "knn_acc", "linear_acc", "inv_err_exact", "inv_err_exact_f64",
-                "rot_err", "rot_err_f64", "trans_err", "trans_err_f64", "perm_recovery",
+                "pose_err_exact_rotation_framed", "pose_err_exact_rotation_framed_f64",
+                "pose_err_exact_translation", "pose_err_exact_translation_f64", "perm_recovery",
                 "chiral_knn_acc", "train_seconds", "rec_mse_line"):
         assert key in m, key
     assert 0 < m["rec_mse"] < 1.0
     # exact by construction, whatever the training did
     assert m["inv_err_exact_f64"] < 1e-10
-    assert m["rot_err_f64"] < 1e-10 and m["trans_err_f64"] < 1e-10
-    assert m["order_err_f64"] == 0.0 and m["perm_recovery"] == 1.0
-    assert m["inv_err_exact"] < 1e-4 and m["trans_err"] < 1e-5
-    assert run_dir.plot_path("latent").is_file() and run_dir.plot_path("learning_curve").is_file()
+    assert m["pose_err_exact_rotation_framed_f64"] < 1e-10
+    assert m["pose_err_exact_translation_f64"] < 1e-10
+    assert m["pose_err_exact_order_f64"] == 0.0 and m["perm_recovery"] == 1.0
+    assert m["inv_err_exact"] < 1e-4 and m["pose_err_exact_translation"] < 1e-5
+    assert run_dir.plot_path("embedding").is_file()
+    assert run_dir.plot_path("learning_curve").is_file()
 
 
 def test_evaluate_reproduces_the_run(tiny_run):
@@ -51,7 +54,7 @@ def test_evaluate_reproduces_the_run(tiny_run):
 
 def test_e3_variant_identifies_mirror_images(tmp_path):
     cfg = _tiny(group="E3", train=dataclasses.replace(_tiny().train, max_steps=2))
-    m = get("tetris").run(cfg, RunDir(tmp_path), False)
+    m = get("tetris").run(cfg, RunDir(tmp_path), False).metrics
     # under E(3) the two chiral pieces are the same shape: their codes cannot be told apart
     assert m["chiral_knn_acc"] < 0.8
     assert m["inv_err_exact_f64"] < 1e-10

@@ -98,6 +98,8 @@ class GIAERecipe:
             by ``evaluate``.
         symmetry: ``cfg -> (exact, approximate or None)``: what models without a declared
             symmetry (baselines) are measured against (their codes' invariance only).
+        check_group: ``cfg -> group`` sampled by the symmetry report instead of the declared
+            one (the same group on the data's scale, e.g. translations of the data's size).
         check: ``cfg -> None``, raising a one-line error before a run directory is made.
     """
 
@@ -112,6 +114,7 @@ class GIAERecipe:
     plots: Callable[..., None] | None = None
     companions: Callable[[Any, Split], dict[str, Any]] | None = None
     symmetry: Callable[[Any], tuple[Symmetry, Symmetry | None]] | None = None
+    check_group: Callable[[Any], Any] | None = None
     check: Callable[[Any], None] | None = None
 
 
@@ -200,7 +203,8 @@ def evaluate_model(recipe: GIAERecipe, cfg: Any, model: nn.Module, split: Split
     report = SymmetryReport()
     if isinstance(getattr(view, "symmetry", None), Symmetry):
         gen = torch.Generator().manual_seed(_setting(cfg, "eval_seed", 1))
-        report = symmetry_report(view, checked, generator=gen)
+        group = recipe.check_group(cfg) if recipe.check_group is not None else None
+        report = symmetry_report(view, checked, generator=gen, group=group)
         metrics.update(report.metrics)
     if recipe.metrics is not None:
         metrics.update(recipe.metrics(cfg, model, split, report))

@@ -3,66 +3,39 @@
 Data: the eight four-point shapes (two of them mirror images), each randomly rotated, translated
 by N(0, 5²) per coordinate, shuffled, with N(0, 0.01²) noise per coordinate.
 
-Model (see :mod:`quotient.nn.points` and :mod:`quotient.nn.pose_rigid`): the anchor frame
-``(R₀, t)`` (centroid, farthest point, a second point far from that axis and from the first,
-preferring one handedness; proper rotations, so mirror images stay apart), frame coordinates
-``y_i = R₀ᵀ(x_i − t)``, per-point scores from ``y_i`` sorted by SoftSort (straight-through hard
-permutation in training, exact sort at evaluation), the code ``z = MLP(S·y) ∈ ℝ²``, blended
-over the anchor choices within 10% of a tie (``z = Σ_k w_k z_k``: seven of the eight shapes
-are symmetric, so their noisy copies sit near ties of symmetric points, where a single choice
-flips under float32 rounding), a plain MLP decoder to the canonical four points (centred), and
-the reconstruction ``x̂ = Sᵀ(R ĉ + t)`` with ``R`` the Procrustes rotation aligning ``S·ĉ`` to
-``S(x − t)`` (``rotation="frame"`` uses ``R₀`` instead). Loss: coordinate MSE + 0.025 × entropy.
-
-The noise floor: with σ = 0.01, a 6-parameter pose and a 2-d code, about 4 of the 12 coordinates'
-noise cannot be explained, so ``rec_mse`` ≈ 3.3e-5 is the best possible on held-out data.
+Model (:mod:`quotient.nn.points`, :mod:`quotient.nn.pose_rigid`): the anchor frame ``(R₀, t)``
+(proper, so mirror images stay apart), frame coordinates sorted by SoftSort scores, the code
+``z = MLP(S·y) ∈ ℝ²`` blended over near-tie anchor choices (continuous and exactly invariant),
+a plain MLP decoder to the canonical points and ``x̂ = Sᵀ(R ĉ + t)`` with the Procrustes ``R``.
+Loss: coordinate MSE + 0.025 × entropy. Metrics: those of :mod:`quotient.experiments.recipe`,
+the reconstruction per shape, the separation of the mirror images (``chiral_knn_acc``,
+``chiral_gap``) and the rotation error on shapes with a defined frame. The noise floor (σ =
+0.01, a 6-parameter pose, a 2-d code): ``rec_mse`` ≈ 3.3e-5 on held-out data.
 """
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
-from types import SimpleNamespace
 from typing import Any, Literal
 
 import torch
-from torch import Tensor, nn
+from torch import Tensor
 
-from ..actions import permute_points, rigid_motion_and_permute_points
 from ..data.tetris import TETRIS_NAMES, make_tetris
 from ..errors import ConfigError
 from ..groups import E3, SE3, SymmetricGroup, product
-from ..metrics.representation import knn_accuracy, linear_probe_accuracy
-from ..metrics.sets import permutation_recovery, rigid_pose_errors
-from ..metrics.symmetry import apply_batched, invariance_error
+from ..metrics import SymmetryReport
+from ..metrics.representation import knn_accuracy
+from ..metrics.symmetry import apply_batched
 from ..models import GIAE
 from ..nn.points import PointCloudEncoder
 from ..nn.pose_perm import PermutationPose
 from ..nn.pose_rigid import RigidPermutationPose
 from ..nn.sets import SetDecoder
-from ..plots import plot_embedding, plot_learning_curves
-from ..train import (
-    RunDir,
-    TensorDictDataset,
-    TrainConfig,
-    check_ranges,
-    fit,
-    load_model_state,
-    mix_seed,
-    saved_config,
-    seeded,
-)
-from . import Experiment
-from ._giae_common import (
-    EpochEval,
-    budget_scheduler,
-    finish_budget,
-    giae_loss,
-    n_params,
-    use_threads,
-)
+from ..train import TrainConfig, check_ranges, mix_seed, seeded
+from .recipe import GIAERecipe, Split, giae_experiment
 
-__all__ = ["EXPERIMENT", "TetrisConfig", "build_model", "evaluate_model"]
+__all__ = ["EXPERIMENT", "TetrisConfig", "build_model", "load_data"]
 
 N_POINTS = 4
 
@@ -103,8 +76,7 @@ class TetrisConfig:
         perm_mode, tau, entropy_weight: the SoftSort permutation head.
         eval_samples: held-out samples evaluated after every epoch.
         probe_samples: training samples whose codes fit the kNN and linear probes.
-        check_samples: held-out samples for the invariance and equivariance checks (float32
-            and float64).
+        check_samples: held-out samples for the symmetry report (its float64 pass: 500).
         threads: CPU threads per process (0: torch's default).
         dtype: ``"float32"`` or ``"float64"``.
     """
@@ -145,7 +117,7 @@ class TetrisConfig:
             raise ConfigError(f"frame_blend must be < 1, got {self.frame_blend!r}")
 
 
-def build_model(cfg: TetrisConfig) -> GIAE:
+def build_model(cfg: TetrisConfig, split: Split | None = None) -> GIAE:
     """The point-cloud GIAE with weights from a generator seeded by ``cfg.train.seed``."""
     proper = cfg.group == "SE3"
     with seeded(mix_seed(cfg.train.seed, "tetris-init")):
@@ -163,160 +135,52 @@ def build_model(cfg: TetrisConfig) -> GIAE:
     return model.to(getattr(torch, cfg.dtype))
 
 
-def _data(cfg: TetrisConfig) -> tuple[Any, Any]:
+def load_data(cfg: TetrisConfig) -> Split:
+    """Noisy, moved and shuffled Tetris shapes (training and held-out: other seeds)."""
     seed = mix_seed(cfg.train.seed, "tetris-data")
     kw = {"noise": cfg.noise, "translation_std": cfg.translation_std}
-    return make_tetris(cfg.n_train, seed=seed, **kw), make_tetris(cfg.n_test, seed=seed + 1, **kw)
+    train, test = make_tetris(cfg.n_train, seed=seed, **kw), make_tetris(cfg.n_test, seed=seed + 1,
+                                                                          **kw)
+    return Split(train.positions, test.positions, train.labels, test.labels, name="tetris")
 
 
-def _group(cfg: TetrisConfig, scale: float) -> Any:
-    rigid = SE3(scale=scale) if cfg.group == "SE3" else E3(scale=scale)
+def _check_group(cfg: TetrisConfig) -> Any:
+    """SE(3) (or E(3)) × S_4 with translations on the data's scale."""
+    rigid = SE3(scale=cfg.translation_std) if cfg.group == "SE3" else E3(
+        scale=cfg.translation_std)
     return product(rigid, SymmetricGroup(N_POINTS))
 
 
-def _symmetry_checks(model: GIAE, x: Tensor, labels: Tensor, cfg: TetrisConfig,
-                     suffix: str) -> dict[str, float]:
-    """Invariance of z and equivariance of (R, t, order) under random rigid motions and
-    permutations, in the dtype of ``x`` (the model must have the same dtype).
-
-    ``inv_err_exact`` is the worst sample. A single canonical frame is discontinuous at ties
-    (two symmetric points at almost the same distance), so in float32 the rounding of a moved
-    input that lands within ~1e-6 of a tie can flip it (``frame_blend=0``); the blended code is
-    continuous there. ``inv_err_p999`` and ``inv_frac_above_1e-5`` show the tail."""
-    gen = torch.Generator().manual_seed(mix_seed(cfg.train.seed, "tetris-checks", suffix))
-    g = _group(cfg, cfg.translation_std).sample(x.shape[0], generator=gen, dtype=torch.float64)
-    act = rigid_motion_and_permute_points
-    err = invariance_error(lambda b: model(b).z, x, act, g, reduce="none")
-    out: dict[str, float] = {
-        f"inv_err_exact{suffix}": float(err.max()),
-        f"inv_err_p999{suffix}": float(err.quantile(0.999)),
-        f"inv_frac_above_1e-5{suffix}": float((err > 1e-5).double().mean()),
-    }
-    moved = act(g, x.double()).to(x.dtype)
-    errs = rigid_pose_errors(lambda b: apply_batched(lambda c: model(c).pose.element, b), x,
-                             moved, g)
-    line = labels == TETRIS_NAMES.index("line")
-    out[f"rot_err{suffix}"] = float(errs["rotation"][~line].max())
-    if line.any():
-        out[f"rot_err_line{suffix}"] = float(errs["rotation"][line].max())
-    out[f"trans_err{suffix}"] = float(errs["translation"].max())
-    out[f"order_err{suffix}"] = float(errs["order"].mean())
+def _metrics(cfg: TetrisConfig, model: GIAE, split: Split,
+             report: SymmetryReport) -> dict[str, Any]:
+    """Reconstruction per shape, the two mirror-image shapes apart, the pose on shapes whose
+    frame is defined (the line's own axis is its stabiliser: any turn about it is a pose), and
+    the share of exactly recovered orders."""
+    x, labels = split.test.to(next(model.parameters()).dtype), split.test_labels
+    with torch.no_grad():
+        rec = apply_batched(lambda b: model(b).reconstruction, x, 1000)
+        z = apply_batched(model.embed, x, 1000).double()
+    per = (rec.double() - x.double()).pow(2).mean(dim=(1, 2))
+    out: dict[str, Any] = {f"rec_mse_{name}": float(per[labels == k].mean())
+                           for k, name in enumerate(TETRIS_NAMES)}
+    chiral = labels < 2  # chiral_1, chiral_2: mirror images
+    zc, yc = z[chiral], labels[chiral]
+    half = zc.shape[0] // 2
+    out["chiral_knn_acc"] = knn_accuracy(zc[:half], yc[:half], zc[half:], yc[half:])
+    spread = 0.5 * (zc[yc == 0].std(0).norm() + zc[yc == 1].std(0).norm())
+    out["chiral_gap"] = float((zc[yc == 0].mean(0) - zc[yc == 1].mean(0)).norm()
+                              / spread.clamp_min(1e-12))
+    line = TETRIS_NAMES.index("line")
+    for setting, suffix in (("exact", ""), ("exact_f64", "_f64")):
+        rot: Tensor = report.samples[setting]["pose_rotation"]
+        keep = labels[:rot.shape[0]] != line
+        out[f"pose_err_exact_rotation_framed{suffix}"] = float(rot[keep].max())
+    out["perm_recovery"] = 1.0 - report.metrics["pose_err_exact_order_mean"]
     return out
 
 
-def _rec_and_code(model: GIAE, x: Tensor) -> tuple[Tensor, Tensor]:
-    out = model(x)
-    return out.reconstruction, out.z
-
-
-def _subset(data: Any, n: int) -> SimpleNamespace:
-    return SimpleNamespace(positions=data.positions[:n], labels=data.labels[:n])
-
-
-@torch.no_grad()
-def evaluate_model(model: GIAE, data: Any, cfg: TetrisConfig, probe: Any | None = None,
-                   full: bool = True) -> dict[str, float]:
-    """Reconstruction MSE (overall and per shape); with ``full`` also the probes on z (fitted on
-    the codes of ``probe``), chirality separation and the symmetry checks (float32 and float64)."""
-    model.eval()
-    dtype = next(model.parameters()).dtype
-    x, labels = data.positions.to(dtype), data.labels
-    rec, z = apply_batched(lambda b: _rec_and_code(model, b), x, 1000)
-    per = (rec.double() - x.double()).pow(2).mean(dim=(1, 2))
-    metrics = {"rec_mse": float(per.mean())}
-    for k, name in enumerate(TETRIS_NAMES):
-        metrics[f"rec_mse_{name}"] = float(per[labels == k].mean())
-    if not full:
-        return metrics
-    if probe is not None:
-        zp = apply_batched(lambda b: model(b).z, probe.positions.to(dtype), 1000)
-        metrics["knn_acc"] = knn_accuracy(zp, probe.labels, z, labels)
-        metrics["linear_acc"] = linear_probe_accuracy(zp, probe.labels, z, labels)
-    chiral = labels < 2  # chiral_1, chiral_2
-    zc, yc = z[chiral].double(), labels[chiral]
-    half = zc.shape[0] // 2
-    metrics["chiral_knn_acc"] = knn_accuracy(zc[:half], yc[:half], zc[half:], yc[half:])
-    gap = (zc[yc == 0].mean(0) - zc[yc == 1].mean(0)).norm()
-    spread = 0.5 * (zc[yc == 0].std(0).norm() + zc[yc == 1].std(0).norm())
-    metrics["chiral_gap"] = float(gap / spread.clamp_min(1e-12))
-    n = min(cfg.check_samples, x.shape[0])
-    metrics.update(_symmetry_checks(model, x[:n], labels[:n], cfg, ""))
-    gen = torch.Generator().manual_seed(mix_seed(cfg.train.seed, "tetris-recovery"))
-    sigma = SymmetricGroup(N_POINTS).sample(x.shape[0], generator=gen)
-    metrics["perm_recovery"] = permutation_recovery(
-        lambda b: apply_batched(lambda c: model(c).pose.element[1], b), x, sigma, permute_points)
-    model64 = build_model(cfg).double()
-    model64.load_state_dict(model.state_dict())
-    metrics.update(_symmetry_checks(model64.eval(), x[:n].double(), labels[:n], cfg, "_f64"))
-    return metrics
-
-
-def run(cfg: TetrisConfig, run_dir: RunDir, resume: bool) -> dict[str, float]:
-    """Train (or resume), evaluate, plot the 2-d code; return the metrics."""
-    with use_threads(cfg.threads):
-        return _run(cfg, run_dir, resume)
-
-
-def _run(cfg: TetrisConfig, run_dir: RunDir, resume: bool) -> dict[str, float]:
-    train, test = _data(cfg)
-    model = build_model(cfg)
-    dtype = getattr(torch, cfg.dtype)
-    small = _subset(test, cfg.eval_samples)
-    callback = EpochEval(lambda m: {"test_rec_mse": evaluate_model(m, small, cfg,
-                                                                   full=False)["rec_mse"]})
-
-    def loss_fn(m: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
-        return giae_loss(m, batch["x"].to(dtype))
-
-    schedule = budget_scheduler(cfg.train.max_steps, cfg.train.time_limit_minutes)
-    result = fit(model, loss_fn, TensorDictDataset(x=train.positions), cfg.train, run_dir,
-                 resume=resume, callbacks=[callback], scheduler=schedule)
-    result = run_dir.last_fit = finish_budget(result, schedule)
-    started = time.perf_counter()
-    metrics: dict[str, Any] = evaluate_model(result.model, test, cfg,
-                                             _subset(train, cfg.probe_samples))
-    metrics.update(train_seconds=result.train_seconds, steps=result.step,
-                   ms_per_step=1000 * result.train_seconds / max(result.step, 1),
-                   eval_seconds=time.perf_counter() - started, n_params=n_params(model),
-                   n_train=cfg.n_train, n_test=cfg.n_test, stop_reason=result.stop_reason)
-    if run_dir.is_writer:
-        _plots(result, test, cfg, run_dir)
-    return metrics
-
-
-def _plots(result: Any, test: Any, cfg: TetrisConfig, run_dir: RunDir) -> None:
-    model = result.model.eval()
-    n = min(4000, test.positions.shape[0])
-    z = apply_batched(lambda b: model(b).z, test.positions[:n].to(getattr(torch, cfg.dtype)))
-    if z.shape[1] == 2:
-        pts = z.double()
-        title = "tetris: the 2-d invariant code z (held-out, by shape)"
-    else:
-        from ..metrics.representation import embed_2d
-
-        pts, _ = embed_2d(z)
-        title = "tetris: PCA of z (held-out, by shape)"
-    plot_embedding(pts, test.labels[:n], run_dir.plot_path("latent"),
-                   title=title + "; " + ", ".join(f"{k}={s}" for k, s in enumerate(TETRIS_NAMES)))
-    plot_learning_curves(result.history, run_dir.plot_path("learning_curve"),
-                         keys=("rec", "test_rec_mse"), title="tetris: reconstruction MSE")
-
-
-def evaluate(run_dir: RunDir) -> dict[str, float]:
-    """Recompute the metrics from the saved config and the latest checkpoint."""
-    cfg = saved_config(run_dir, TetrisConfig)
-    train, test = _data(cfg)
-    model = build_model(cfg)
-    checkpoint = load_model_state(run_dir, model)
-    metrics: dict[str, Any] = evaluate_model(model, test, cfg, _subset(train, cfg.probe_samples))
-    metrics["steps"] = checkpoint["step"]
-    return metrics
-
-
-EXPERIMENT = Experiment(
+EXPERIMENT = giae_experiment(GIAERecipe(
     name="tetris",
     description="SE(3) x S_4-invariant autoencoder with a 2-d code for the eight 3-d Tetris shapes",
-    config_cls=TetrisConfig,
-    run=run,
-    evaluate=evaluate,
-)
+    config_cls=TetrisConfig, data=load_data, model=build_model, metrics=_metrics,
+    check_group=_check_group))

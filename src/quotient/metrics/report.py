@@ -171,13 +171,13 @@ def _canonical(model: nn.Module, x: Any, batch: int) -> Any | None:
 
 
 def _measure(sym: Symmetry, model: nn.Module, x: Any, n: int, generator: torch.Generator,
-             batch: int) -> dict[str, Tensor]:
+             batch: int, group: Group | None = None) -> dict[str, Tensor]:
     from ..models.giae import relative_difference
 
     ref = _observe(model, sym, x, batch)
     ref_canon = _canonical(model, x, batch)
     worst: dict[str, Tensor] = {}
-    for g in _elements(sym.group_for(x), n, generator):
+    for g in _elements(group or sym.group_for(x), n, generator):
         errs = _errors(sym, model, x, ref, g, batch)
         if ref_canon is not None:
             moved = _to(_act(sym.input, g, _to(x, torch.float64), batch), _dtype(model))
@@ -212,6 +212,7 @@ def symmetry_report(
     float64_samples: int = 500,
     approximate: bool = True,
     batch_size: int = 500,
+    group: Group | None = None,
 ) -> SymmetryReport:
     """Measure a GIAE's exact (and declared approximate) symmetry on data ``x``.
 
@@ -224,6 +225,8 @@ def symmetry_report(
             (0: skip).
         approximate: also measure ``model.approximate`` when it is declared.
         batch_size: evaluation chunk size.
+        group: the exact group to sample from instead of the declared one (the same group with
+            another sampling distribution, e.g. translations on the data's scale).
 
     Returns:
         A :class:`SymmetryReport`.
@@ -241,7 +244,7 @@ def symmetry_report(
     try:
         x = _to(x, _dtype(model))
         n = _size(x)
-        errs = _measure(sym, model, x, n, generator, batch_size)
+        errs = _measure(sym, model, x, n, generator, batch_size, group)
         report.samples["exact"] = errs
         report.metrics.update(_summarise(errs, "exact", True))
         if float64_samples > 0 and _dtype(model) != torch.float64:
@@ -249,7 +252,7 @@ def symmetry_report(
             k = min(n, float64_samples)
             errs64 = _measure(model64.symmetry, model64, _to(_take(x, slice(0, k)),
                                                              torch.float64), k, generator,
-                              batch_size)
+                              batch_size, group)
             report.samples["exact_f64"] = errs64
             report.metrics.update({f"{name}_f64": value for name, value in
                                    _summarise(errs64, "exact", True).items()
