@@ -19,8 +19,16 @@ __version__ = "0.1.0"
 
 _SUBMODULES = {
     "groups", "actions", "testing", "data", "nn", "models", "metrics", "train", "dynamics",
-    "experiments", "cli", "errors", "report",
+    "experiments", "cli", "errors", "report", "runs", "symmetry",
 }
+
+
+def load(path: Any, *, device: str = "cpu") -> Any:  # noqa: ANN401 - a LoadedRun
+    """The trained model and settings of a run directory, read-only (see
+    :func:`quotient.runs.load`)."""
+    from .runs import load as _load
+
+    return _load(path, device=device)
 
 
 def __getattr__(name: str) -> Any:
@@ -29,4 +37,4 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module 'quotient' has no attribute {name!r}")
 
 
-__all__ = ["__version__", *sorted(_SUBMODULES)]
+__all__ = ["__version__", "load", *sorted(_SUBMODULES)]

@@ -63,6 +63,8 @@ class Experiment:
         check: optional ``check(config)``, run before the run directory is created; raises a
             :class:`~quotient.errors.QuotientError` for input that cannot work (e.g. a bad data
             file), so a failed start leaves no half-made run behind.
+        recipe: the :class:`~quotient.experiments.recipe.GIAERecipe` of an autoencoder
+            experiment (what :func:`quotient.load` rebuilds a trained model from).
     """
 
     name: str
@@ -72,6 +74,7 @@ class Experiment:
     evaluate: Callable[[RunDir], dict[str, float]] | None = None
     kind: Kind = "train"
     check: Callable[[Any], None] | None = None
+    recipe: Any = None
 
 
 _LAZY: dict[str, dict[str, str]] = {

@@ -52,7 +52,8 @@ from ..train import (
 )
 from . import Experiment, ExperimentResult
 
-__all__ = ["GIAERecipe", "Split", "evaluate_model", "giae_experiment"]
+__all__ = ["INPUTS", "GIAERecipe", "Split", "evaluate_model", "giae_experiment", "input_spec",
+           "input_stub"]
 
 LossFn = Callable[..., tuple[Tensor, Mapping[str, float]]]
 
@@ -116,6 +117,23 @@ class GIAERecipe:
     symmetry: Callable[[Any], tuple[Symmetry, Symmetry | None]] | None = None
     check_group: Callable[[Any], Any] | None = None
     check: Callable[[Any], None] | None = None
+
+
+INPUTS = "inputs.json"
+"""File of a run directory recording the shape of one input (what a model is built for)."""
+
+
+def input_spec(x: Any) -> list[dict[str, Any]]:
+    """Shape (without the batch) and dtype of each part of a model input."""
+    parts = x if isinstance(x, (tuple, list)) else (x,)
+    return [{"shape": list(p.shape[1:]), "dtype": str(p.dtype).replace("torch.", "")}
+            for p in parts]
+
+
+def input_stub(spec: list[dict[str, Any]]) -> Any:
+    """One zero input of the recorded shapes (enough for a model builder to read sizes from)."""
+    parts = tuple(torch.zeros(1, *p["shape"], dtype=getattr(torch, p["dtype"])) for p in spec)
+    return parts[0] if len(parts) == 1 else parts
 
 
 def _setting(cfg: Any, name: str, default: Any) -> Any:
@@ -265,6 +283,7 @@ def run_recipe(recipe: GIAERecipe, cfg: Any, run_dir: RunDir, resume: bool
     with use_threads(_setting(cfg, "threads", 0)):
         split = recipe.data(cfg)
         model = recipe.model(cfg, split)
+        run_dir.write_json(INPUTS, input_spec(split.train))
         loss = (recipe.loss or default_loss)(cfg, model)
         schedule = _schedule(cfg, _size(split.train))
         result = fit(model, loss, input_dataset(split.train), cfg.train, run_dir,
@@ -303,4 +322,5 @@ def giae_experiment(recipe: GIAERecipe) -> Experiment:
     return Experiment(
         name=recipe.name, description=recipe.description, config_cls=recipe.config_cls,
         run=lambda cfg, run_dir, resume: run_recipe(recipe, cfg, run_dir, resume),
-        evaluate=lambda run_dir: evaluate_run(recipe, run_dir), check=recipe.check)
+        evaluate=lambda run_dir: evaluate_run(recipe, run_dir), check=recipe.check,
+        recipe=recipe)

@@ -70,6 +70,7 @@ class RotatedMNISTConfig:
         embedding: 2-d view of the test codes in the plot, ``tsne`` or ``pca``.
         plots: write the PNG figures.
         eval_every: log the reconstruction error of 1,000 test digits every this many epochs.
+        check_samples: test digits for the symmetry report (the first 500 again in float64).
         threads: intra-op CPU threads while training and evaluating (0: torch's default).
             One thread is faster when other processes share the cores.
         data: your own images instead of the bundled sample: an ``.npz`` file with ``images``
@@ -98,6 +99,7 @@ class RotatedMNISTConfig:
     plots: bool = True
     threads: int = 0
     eval_every: int = 4
+    check_samples: int = 2000
     data: str = ""
     rotate_data: bool = True
 
