@@ -195,13 +195,24 @@ def _smooth_cutoff(d: Tensor) -> Tensor:
     return 1.0 - d * d * (3.0 - 2.0 * d)
 
 
+def _cutoff_ratio(num: Tensor, den: Tensor) -> Tensor:
+    """``num / den`` where only values up to 1 matter (:func:`_smooth_cutoff` clamps the rest):
+    ``min(num, den) / den``, so that the gradient stays finite when ``den`` is tiny; where
+    ``den < 1e-150`` (a window shrunk to nothing: the weights are then piecewise constant) the
+    value ``num / max(den, 1e-300)`` carries no gradient, as ``1/den²`` would overflow."""
+    ok = den > 1e-150
+    safe = torch.where(ok, den, torch.ones_like(den))
+    tiny = (num / den.clamp_min(1e-300)).detach()
+    return torch.where(ok, torch.minimum(num, safe) / safe, tiny)
+
+
 def _tie_weights(key: Tensor, allowed: Tensor, window: Tensor) -> Tensor:
     """Weights over the last axis, summing to one: ``φ((max key − key) / window)`` normalised.
     The maximum always gets ``φ = 1`` and keys more than ``window`` below it get exactly 0, so a
     clear winner gets weight exactly 1 (``window = 0``: the argmax, ties shared equally)."""
     top = key.masked_fill(~allowed, float("-inf")).amax(dim=-1, keepdim=True)
     gap = (top - key).clamp_min(0.0)
-    phi = _smooth_cutoff(gap / window[..., None].clamp_min(1e-300)) * allowed.to(key.dtype)
+    phi = _smooth_cutoff(_cutoff_ratio(gap, window[..., None])) * allowed.to(key.dtype)
     return phi / phi.sum(dim=-1, keepdim=True).clamp_min(_EPS)  # rows without a real point: 0
 
 
@@ -229,16 +240,22 @@ class FrameCandidates:
     points: Tensor
 
 
+def _sqrt(a: Tensor) -> Tensor:
+    """``√max(a, 0)`` with a zero (not NaN) gradient at ``a ≤ 0`` (coincident points)."""
+    some = a > 0
+    return torch.where(some, torch.where(some, a, torch.ones_like(a)).sqrt(), torch.zeros_like(a))
+
+
 def _second_key(u: Tensor, r2: Tensor, off: Tensor, mask: Tensor, proper: bool) -> Tensor:
     """``key₂(a, j) = off_aj · |u_j − u_a| · exp(λ p_aj)`` (``λ = 4``; ``p = 0`` unless
     ``proper``), see :func:`anchor_candidates`."""
-    dist = ((u[:, :, None, :] - u[:, None, :, :]) ** 2).sum(-1).clamp_min(0.0).sqrt()
+    dist = _sqrt(((u[:, :, None, :] - u[:, None, :, :]) ** 2).sum(-1))  # 0 for j = a
     key = off.clamp_min(0.0) * dist
     if not proper:
         return key
     # pseudoscalar p_aj = det[u_a, u_j, m] / (r²_max Σ_i r²_i |u_i|) ∈ [−1, 1], m = Σ_i r²_i u_i
     m = (r2[..., None] * u).sum(dim=1)
-    norm = (r2 * r2.clamp_min(0.0).sqrt()).sum(dim=1) * r2.masked_fill(~mask, 0.0).amax(dim=1)
+    norm = (r2 * _sqrt(r2)).sum(dim=1) * r2.masked_fill(~mask, 0.0).amax(dim=1)
     det = (torch.cross(u, m[:, None, :].expand_as(u), dim=-1)[:, None, :, :]
            * u[:, :, None, :]).sum(-1)  # u_a · (u_j × m) = det[u_a, u_j, m]
     return key * torch.exp(_CHIRAL_BIAS * det / norm.clamp_min(1e-300)[:, None, None])
@@ -313,7 +330,7 @@ def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = T
         offmax = off.masked_fill(~pair_ok, 0.0).amax(dim=2)
         # near-collinear clouds (largest off-axis distance below 1% of r²_max): the window
         # shrinks to 0, as their off-axis distances are noise known only to a few digits
-        straight = 1.0 - _smooth_cutoff(offmax / (_COLLINEAR * r2max[:, None]).clamp_min(1e-300)
+        straight = 1.0 - _smooth_cutoff(_cutoff_ratio(offmax, _COLLINEAR * r2max[:, None])
                                         * 2.0 - 1.0)
         key2max = key2.masked_fill(~pair_ok, 0.0).amax(dim=2)
         w2 = _tie_weights(key2, pair_ok, width * straight * key2max)
