@@ -1,13 +1,15 @@
-"""Gram–Schmidt, anchor frames, Procrustes and the SE(3)/E(3) × S_n pose head."""
+"""Gram–Schmidt, anchor frames, Procrustes and the SE(3)/E(3) × S_n pose head; the same in
+the plane, SE(2)/E(2) × S_n."""
 
 import pytest
 import torch
 
 from quotient.actions import rigid_motion_and_permute_points, rotate_points
 from quotient.data.tetris import tetris_shapes
-from quotient.groups import E3, O3, SE3, SO3, SymmetricGroup, product, rotation_part
-from quotient.groups.euclidean import translation_part
+from quotient.groups import E3, O3, SE2, SE3, SO3, SymmetricGroup, product, rotation_part
+from quotient.groups.euclidean import E2, homogeneous, translation_part
 from quotient.models import GIAE
+from quotient.nn.points import PointCloudEncoder, point_action
 from quotient.nn.pose_perm import PermutationPose
 from quotient.nn.pose_rigid import (
     PointFeatures,
@@ -17,7 +19,7 @@ from quotient.nn.pose_rigid import (
     gram_schmidt,
     procrustes_rotation,
 )
-from quotient.testing import assert_equivariant
+from quotient.testing import assert_equivariant, check_module
 
 N = 6
 
@@ -228,3 +230,164 @@ def test_anchor_candidates_handle_padding_and_collinear_clouds(gen):
     assert len(cand.sample) == 2  # the two ends, each with its single second point
     with pytest.raises(ValueError, match="width"):
         anchor_candidates(x, width=-0.1)
+
+
+# --- frames in the plane: SE(2) and E(2) -------------------------------------------------------
+
+TETROMINOES_2D = torch.tensor([  # I, O, T, S, Z (S mirrored), L, J (L mirrored)
+    [[0, 0], [1, 0], [2, 0], [3, 0]], [[0, 0], [1, 0], [0, 1], [1, 1]],
+    [[0, 0], [1, 0], [2, 0], [1, 1]], [[0, 0], [1, 0], [1, 1], [2, 1]],
+    [[0, 1], [1, 1], [1, 0], [2, 0]], [[0, 0], [1, 0], [2, 0], [2, 1]],
+    [[0, 0], [1, 0], [2, 0], [0, 1]]], dtype=torch.float64)
+MIRROR = homogeneous(torch.diag(torch.tensor([1.0, -1.0], dtype=torch.float64))[None],
+                     torch.zeros(1, 2, dtype=torch.float64))
+
+
+def _plane_group(proper, n=N):
+    return product(SE2(scale=5.0) if proper else E2(scale=5.0), SymmetricGroup(n))
+
+
+def _plane_elements(proper, gen, n=N, k=6):
+    """k random elements; for E(2) half of them reflections."""
+    g = _plane_group(proper, n).sample(k, generator=gen)
+    if not proper:
+        want = torch.tensor([-1.0] * (k // 2) + [1.0] * (k - k // 2), dtype=torch.float64)
+        g[0][:, :2, 1] *= (torch.linalg.det(g[0][:, :2, :2]).sign() * want)[:, None]
+    return g
+
+
+def _turned(e):
+    return torch.stack([-e[..., 1], e[..., 0]], dim=-1)
+
+
+def test_planar_gram_schmidt_frames(gen):
+    """SE(2): [e₁, J e₁]; E(2): the second axis is the Gram–Schmidt direction of v₂ (its sign
+    the side of the axis v₂ lies on); v₁ = 0 gives the identity, not NaN."""
+    v = torch.randn(64, 2, 2, generator=gen, dtype=torch.float64)
+    e1 = v[:, 0] / v[:, 0].norm(dim=1, keepdim=True)
+    proper = gram_schmidt(v[:, 0], v[:, 1])
+    assert torch.allclose(proper[:, :, 0], e1, atol=1e-15)
+    assert torch.equal(proper[:, :, 1], _turned(proper[:, :, 0]))
+    improper = gram_schmidt(v[:, 0], v[:, 1], proper=False)
+    rest = v[:, 1] - (e1 * v[:, 1]).sum(1, keepdim=True) * e1
+    assert torch.allclose(improper[:, :, 1], rest / rest.norm(dim=1, keepdim=True), atol=1e-12)
+    det = torch.linalg.det(improper)
+    assert torch.allclose(det, torch.linalg.det(v).sign(), atol=1e-14)  # χ = sign det[v₁, v₂]
+    assert (det < 0).any() and (det > 0).any()
+    zero = torch.zeros(2, 2, dtype=torch.float64)
+    for p in (True, False):
+        eye = torch.eye(2, dtype=torch.float64).expand(2, 2, 2)
+        assert torch.equal(gram_schmidt(zero, zero, proper=p), eye)
+
+
+@pytest.mark.parametrize("proper", [True, False], ids=["SE2", "E2"])
+def test_planar_anchor_frame_is_equivariant(gen, proper):
+    x = torch.randn(8, N, 2, generator=gen, dtype=torch.float64)
+    group, elements = _plane_group(proper), _plane_elements(proper, gen)
+    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[0], group, point_action,
+                       _rotate_frame, x, elements=elements)
+    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[1], group, point_action,
+                       _move_point, x, elements=elements)
+    r, _ = anchor_frame(x, proper=proper)
+    assert torch.allclose(r.transpose(1, 2) @ r, torch.eye(2).double().expand(8, 2, 2),
+                          atol=1e-14)
+    det = torch.linalg.det(r)
+    assert (det > 0).all() if proper else ((det < 0).any() and (det > 0).any())
+
+
+def test_se2_frames_are_not_reflection_equivariant_e2_frames_are(gen):
+    x = torch.randn(8, N, 2, generator=gen, dtype=torch.float64)
+    flip = (MIRROR, torch.arange(N)[None])
+    group = _plane_group(False)
+    assert_equivariant(lambda p: anchor_frame(p, proper=False)[0], group, point_action,
+                       _rotate_frame, x, elements=flip)
+    with pytest.raises(AssertionError, match="not equivariant"):
+        assert_equivariant(lambda p: anchor_frame(p)[0], group, point_action, _rotate_frame, x,
+                           elements=flip)
+
+
+def test_planar_anchor_candidates_single_frame_and_ties(gen):
+    x = torch.randn(16, N, 2, generator=gen, dtype=torch.float64)
+    for proper in (True, False):
+        for width in (0.0, 0.2):
+            cand = anchor_candidates(x, proper=proper, width=width, second="axis_anchor")
+            hard = anchor_candidates(x, proper=proper, width=width)
+            assert torch.allclose(hard.rotation[hard.hard], anchor_frame(x, proper=proper)[0],
+                                  atol=1e-15)
+            sums = torch.zeros(16, dtype=torch.float64).index_add(0, cand.sample, cand.weight)
+            assert torch.allclose(sums, torch.ones_like(sums), atol=1e-15)
+            if proper:  # no second point: one frame per anchor
+                assert torch.equal(cand.points[:, 0], cand.points[:, 1])
+    # noise-free tetrominoes: exact ties between symmetric points, shared equally
+    names = ("I", "O", "T", "S", "Z", "L", "J")
+    for proper, want in ((True, [2, 4, 2, 2, 2, 1, 1]), (False, [8, 8, 2, 2, 2, 1, 1])):
+        cand = anchor_candidates(TETROMINOES_2D, proper=proper, width=0.1, second="axis_anchor")
+        counts = torch.bincount(cand.sample).tolist()
+        assert counts == want, dict(zip(names, counts, strict=True))
+        for k, n in enumerate(counts):
+            assert torch.allclose(cand.weight[cand.sample == k],
+                                  torch.full((n,), 1.0 / n, dtype=torch.float64), atol=1e-12)
+
+
+def test_planar_degenerate_clouds_give_rotations_not_nan():
+    """All points at the centroid: the identity frame; a line: e₂ ⊥ the line (SE(2): J e₁)."""
+    line = torch.tensor([[0.0, 0.0], [1.0, 0.0], [2.0, 0.0], [3.0, 0.0]], dtype=torch.float64)
+    turn = torch.tensor([[0.6, -0.8], [0.8, 0.6]], dtype=torch.float64)
+    x = torch.stack([torch.zeros(4, 2, dtype=torch.float64), torch.full((4, 2), 2.5).double(),
+                     line, line @ turn.T + 1.0])
+    for proper in (True, False):
+        for width in (0.0, 0.1):
+            for second in ("axis", "axis_anchor"):
+                cand = anchor_candidates(x, proper=proper, width=width, second=second)
+                r = cand.rotation
+                assert torch.isfinite(r).all() and torch.isfinite(cand.weight).all()
+                assert torch.allclose(r.transpose(1, 2) @ r,
+                                      torch.eye(2).double().expand_as(r), atol=1e-14)
+        r, t = anchor_frame(x, proper=proper)
+        assert torch.equal(r[:2], torch.eye(2).double().expand(2, 2, 2))
+        assert torch.allclose(r[3, :, 0].abs(), turn[:, 0], atol=1e-15)  # along the line
+        if proper:
+            assert torch.equal(r[:, :, 1], _turned(r[:, :, 0]))
+
+
+@pytest.mark.parametrize("proper", [True, False], ids=["SO2", "O2"])
+def test_planar_procrustes_recovers_rotations_and_is_equivariant(gen, proper):
+    src = torch.randn(6, N, 2, generator=gen, dtype=torch.float64)
+    src = src - src.mean(1, keepdim=True)
+    q = rotation_part(_plane_elements(proper, gen)[0])
+    assert torch.allclose(procrustes_rotation(src, src @ q.transpose(1, 2), proper=proper), q,
+                          atol=1e-12)
+    noisy = src + 0.1 * torch.randn(6, N, 2, generator=gen, dtype=torch.float64)
+    moved = procrustes_rotation(src, noisy @ q.transpose(1, 2), proper=proper)
+    assert torch.allclose(moved, q @ procrustes_rotation(src, noisy, proper=proper), atol=1e-12)
+    if proper:  # a reflected target: the best proper rotation
+        det = torch.linalg.det(procrustes_rotation(src, src * torch.tensor([1.0, -1.0])))
+        assert torch.allclose(det, torch.ones(6, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("proper", [True, False], ids=["SE2", "E2"])
+def test_planar_procrustes_refinement_reconstructs_posed_copies_exactly(gen, proper):
+    b = 6
+    canonical = torch.randn(b, N, 2, generator=gen, dtype=torch.float64)
+    canonical = canonical - canonical.mean(1, keepdim=True)
+    g = _plane_elements(proper, gen, k=b)
+    x = point_action(g, canonical)
+    r, t = anchor_frame(x, proper=proper)
+    scores = -g[1].argsort(1).double()
+    feats = PointFeatures(r, t, scores, x - t[:, None], torch.ones(b, N, dtype=torch.bool))
+    pose = RigidPermutationPose(PermutationPose(), proper=proper).eval()(feats)
+    assert pose.element[0].shape == (b, 3, 3)
+    refined = pose.refine(canonical)
+    assert torch.allclose(refined.apply(canonical), x, atol=1e-10)
+    assert torch.allclose(refined.element[0], g[0], atol=1e-10)
+    assert torch.equal(refined.element[1], g[1])
+
+
+@pytest.mark.parametrize("proper", [True, False], ids=["SE2", "E2"])
+def test_planar_pose_head_keeps_its_symmetry(gen, proper):
+    torch.manual_seed(0)
+    enc = PointCloudEncoder(3, N, hidden=8, z_hidden=8, proper=proper, dim=2).double().eval()
+    feats = enc(torch.randn(6, N, 2, generator=gen, dtype=torch.float64))[1]
+    for rotation in ("frame", "procrustes"):
+        head = RigidPermutationPose(rotation=rotation, proper=proper).double().eval()
+        assert check_module(head, feats, elements=_plane_elements(proper, gen)).error <= 1e-10

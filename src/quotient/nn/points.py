@@ -1,9 +1,10 @@
-"""E(3)/SE(3) × S_n-equivariant networks for point clouds and molecules.
+"""E(d)/SE(d) × S_n-equivariant networks for point clouds and molecules, d ∈ {2, 3}.
 
-Inputs: positions ``x (B, n, 3)``, optionally with a boolean ``mask (B, n)`` of real points
-(variable sizes padded to ``n``) or with integer atom types ``(B, n)`` (``−1`` marks padding),
-passed as a tuple ``(x, mask)`` / ``(x, types)``. Nothing here sees the index or the input order
-of a point: every per-point quantity is computed from geometry and types only.
+Inputs: positions ``x (B, n, d)`` (points in the plane, d = 2, or in space, d = 3),
+optionally with a boolean ``mask (B, n)`` of real points (variable sizes padded to ``n``) or
+with integer atom types ``(B, n)`` (``−1`` marks padding), passed as a tuple ``(x, mask)`` /
+``(x, types)``. Nothing here sees the index or the input order of a point: every per-point
+quantity is computed from geometry and types only.
 
 :class:`EGNNLayer` (Satorras et al. 2021), over all pairs of real points ``j ≠ i``::
 
@@ -11,11 +12,11 @@ of a point: every per-point quantity is computed from geometry and types only.
     x'_i = x_i + 1/(k−1) Σ_j (x_i − x_j) / (|x_i − x_j| + 1) · φ_x(m_ij)
     h'_i = h_i + φ_h(h_i, Σ_j m_ij)
 
-``h`` is E(3)-invariant and permutation-equivariant, ``x'`` E(3)- and permutation-equivariant.
+``h`` is E(d)-invariant and permutation-equivariant, ``x'`` E(d)- and permutation-equivariant.
 
 :class:`PointCloudEncoder` combines them with the anchor frame of
 :mod:`~quotient.nn.pose_rigid`: frame coordinates ``y_i = R₀ᵀ(x_i − t)`` are invariant (under
-SE(3), or E(3) with ``proper=False``) and permutation-equivariant; per-point scores
+SE(d), or E(d) with ``proper=False``) and permutation-equivariant; per-point scores
 ``s_i = MLP(y_i, h_i)`` feed the permutation pose; the code is either ``z = MLP(S·y)`` (the
 frame coordinates in the canonical order of the hard or relaxed sort ``S``, ``z_from="sorted"``)
 or ``z = ρ(Σ_i φ(y_i, h_i))`` (``z_from="pooled"``, any number of points). With
@@ -23,6 +24,10 @@ or ``z = ρ(Σ_i φ(y_i, h_i))`` (``z_from="pooled"``, any number of points). Wi
 :func:`~quotient.nn.pose_rigid.anchor_candidates` (``z_k`` computed in frame ``k`` with its
 own sort), so it is continuous across ties of the anchor points; the pose is always that of
 the single argmax frame. Ties of the scores (the hard sort) are not blended.
+
+In the plane the frame is ``R₀ = [u, J u]`` (SE(2); ``u`` the unit vector to the farthest
+point, ``J`` the turn by +90°) or ``[u, ±J u]`` with the sign from the side of the axis of the
+point farthest from it (E(2), mirror images identified), see :mod:`~quotient.nn.pose_frames`.
 """
 
 from __future__ import annotations
@@ -35,27 +40,40 @@ from torch import Tensor, nn
 from ..actions import permute_point_features, rigid_motion_and_permute_points
 from ..groups import RigidMotions, SymmetricGroup, product
 from ..symmetry import Symmetry
+from .pose_frames import SUPPORTED_DIMS, check_dim
 from .pose_perm import PermutationPose
-from .pose_rigid import PointFeatures, anchor_candidates, point_features_action
+from .pose_rigid import PointFeatures, accept_e2, anchor_candidates, point_features_action
 from .sets import check_mask, masked_pool, mlp
 
-__all__ = ["EGNN", "EGNNLayer", "PointCloudEncoder", "check_points", "split_point_input"]
+__all__ = ["EGNN", "EGNNLayer", "PointCloudEncoder", "check_points", "point_action",
+           "split_point_input"]
+
+point_action = accept_e2(rigid_motion_and_permute_points)
+"""``rigid_motion_and_permute_points``, declared for E(2) × S_n as well (see
+:func:`~quotient.nn.pose_rigid.accept_e2`): the input action of the point-cloud modules."""
+_point_features_order = accept_e2(permute_point_features)
 
 
 def check_points(x: Tensor, mask: Tensor | None = None, what: str = "points") -> Tensor:
-    """Validate positions ``(B, n, 3)`` and return the boolean mask of real points.
+    """Validate positions ``(B, n, d)``, d ∈ {2, 3}, and return the boolean mask of real points.
 
     Raises:
-        ValueError: wrong shape (not ``(batch, n_points, 3)``), no points, NaN/inf coordinates
-            at real points, or a bad mask.
+        ValueError: wrong shape (not ``(batch, n_points, 3)`` or ``(batch, n_points, 2)``), no
+            points, NaN/inf coordinates at real points, or a bad mask.
     """
     if not isinstance(x, Tensor):
-        raise TypeError(f"{what}: expected positions as a tensor (batch, n_points, 3), got "
-                        f"{type(x).__name__}")
-    if x.dim() != 3 or x.shape[-1] != 3:
-        raise ValueError(f"{what}: coordinates must have shape (batch, n_points, 3), got "
-                         f"{tuple(x.shape)}; add a batch axis with x[None] or transpose "
-                         "(batch, 3, n) inputs with x.transpose(1, 2)")
+        raise TypeError(f"{what}: expected positions as a tensor (batch, n_points, 3) or "
+                        f"(batch, n_points, 2), got {type(x).__name__}")
+    if x.dim() != 3:
+        raise ValueError(f"{what}: coordinates must have shape (batch, n_points, 3) or "
+                         f"(batch, n_points, 2), got {tuple(x.shape)}; add a batch axis with "
+                         "x[None]")
+    if x.shape[-1] not in SUPPORTED_DIMS:
+        hint = ("; transpose (batch, d, n) inputs with x.transpose(1, 2)"
+                if x.shape[1] in SUPPORTED_DIMS else "")
+        raise ValueError(f"{what}: coordinates must have shape (batch, n_points, 3) or "
+                         f"(batch, n_points, 2) (points of dimension d = 2 or 3), got "
+                         f"{tuple(x.shape)}: points of dimension {x.shape[-1]}{hint}")
     if not x.is_floating_point():
         raise ValueError(f"{what}: coordinates must be floating point, got {x.dtype}")
     if x.shape[1] == 0:
@@ -66,12 +84,12 @@ def check_points(x: Tensor, mask: Tensor | None = None, what: str = "points") ->
 
 def split_point_input(x: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, Tensor | None,
                                                                    Tensor | None]:
-    """``x``, ``(x, mask)`` (bool) or ``(x, types)`` (int, −1 = padding) ->
+    """``x``, ``(x, mask)`` (bool) or ``(x, types)`` (int, −1 = padding), ``x (B, n, d)`` ->
     ``(positions, mask or None, types or None)``."""
     if isinstance(x, Tensor):
         return x, None, None
     if not isinstance(x, (tuple, list)) or len(x) != 2:
-        raise TypeError("point input must be positions (B, n, 3), (positions, mask) or "
+        raise TypeError("point input must be positions (B, n, d), (positions, mask) or "
                         "(positions, atom types)")
     pos, extra = x
     if not isinstance(extra, Tensor):
@@ -132,13 +150,13 @@ class EGNNLayer(nn.Module):
 
 
 class EGNN(nn.Module):
-    """A stack of :class:`EGNNLayer`; ``(x (B,n,3), node features (B,n,f), mask) ->
-    (h (B,n,hidden), x' (B,n,3))``. Node features are optional (``f = 0``: a constant).
+    """A stack of :class:`EGNNLayer`; ``(x (B,n,d), node features (B,n,f), mask) ->
+    (h (B,n,hidden), x' (B,n,d))``, d = 2 or 3. Node features are optional (``f = 0``: a constant).
     With ``update_coords=False`` the positions stay fixed (``x' = x``): a distance-based
     invariant message-passing network, a third cheaper."""
 
-    symmetry = Symmetry(rigid_group(False), rigid_motion_and_permute_points,
-                        output=(permute_point_features, rigid_motion_and_permute_points),
+    symmetry = Symmetry(rigid_group(False), point_action,
+                        output=(_point_features_order, point_action),
                         note="exact: features reordered, coordinates moved and reordered")
 
     def __init__(self, node_dim: int, hidden: int = 64, layers: int = 3, n: int | None = None,
@@ -160,7 +178,10 @@ class EGNN(nn.Module):
 
 
 class PointCloudEncoder(nn.Module):
-    """``x -> (z (B, latent), PointFeatures)`` for SE(3) × S_n (``proper``) or E(3) × S_n.
+    """``x -> (z (B, latent), PointFeatures)`` for SE(d) × S_n (``proper``) or E(d) × S_n.
+
+    ``x (B, n, d)`` with ``d = dim`` (2: points in the plane, 3: in space), or ``(x, mask)`` /
+    ``(x, types)``.
 
     Args:
         latent_dim: size of the invariant code ``z``.
@@ -173,7 +194,7 @@ class PointCloudEncoder(nn.Module):
             features are used here, so this is off by default: a third of the cost saved).
         z_from: ``"sorted"`` (``z = MLP(S·y)``) or ``"pooled"`` (``z = ρ(Σ φ(y_i, h_i))``).
         z_hidden: width of the code network.
-        proper: SE(3) frames (mirror images stay apart) or E(3) frames.
+        proper: SE(d) frames (mirror images stay apart) or E(d) frames (identified).
         perm: the permutation head (SoftSort settings).
         frame_blend: tie margin of the anchor frame (0: the single argmax frame). With
             ``frame_blend > 0`` the code is blended over the candidate frames of
@@ -187,7 +208,9 @@ class PointCloudEncoder(nn.Module):
         second_point: the key of the second anchor point, ``"axis"`` (farthest from the axis)
             or ``"axis_anchor"`` (also far from the first point, and handed for SE(3), which
             breaks ties that are not symmetries; see
-            :func:`~quotient.nn.pose_rigid.anchor_candidates`).
+            :func:`~quotient.nn.pose_rigid.anchor_candidates`; SE(2) frames use no second
+            point).
+        dim: the dimension ``d`` of the points, 2 or 3.
     """
 
     def __init__(self, latent_dim: int, n_points: int, n_types: int = 0, hidden: int = 64,
@@ -195,8 +218,9 @@ class PointCloudEncoder(nn.Module):
                  z_hidden: int = 256, proper: bool = True,
                  perm: PermutationPose | None = None, egnn_coords: bool = False,
                  frame_blend: float = 0.0, blend_train: bool = True,
-                 second_point: Literal["axis", "axis_anchor"] = "axis") -> None:
+                 second_point: Literal["axis", "axis_anchor"] = "axis", dim: int = 3) -> None:
         super().__init__()
+        check_dim(dim, "PointCloudEncoder(dim=...)")
         if z_from not in ("sorted", "pooled"):
             raise ValueError(f"z_from must be 'sorted' or 'pooled', got {z_from!r}")
         if not 0 <= frame_blend < 1:
@@ -206,10 +230,11 @@ class PointCloudEncoder(nn.Module):
         self.frame_blend, self.blend_train = float(frame_blend), bool(blend_train)
         self.second_point = second_point
         self.n_points, self.n_types, self.z_from, self.proper = n_points, n_types, z_from, proper
+        self.dim = dim
         self.type_embed = nn.Embedding(n_types, hidden) if n_types else None
         self.egnn = EGNN(hidden, hidden, egnn_layers, update_coords=egnn_coords) \
             if egnn_layers else None
-        feat = 3 + (hidden if (n_types or egnn_layers) else 0)
+        feat = dim + (hidden if (n_types or egnn_layers) else 0)
         self.score = mlp([feat, hidden, hidden, 1])
         self.perm = perm or PermutationPose()
         if z_from == "sorted":
@@ -218,13 +243,17 @@ class PointCloudEncoder(nn.Module):
             self.phi = mlp([feat, z_hidden, z_hidden], last_act=True)
             self.code = mlp([z_hidden, z_hidden, latent_dim])
         self.symmetry = Symmetry(
-            rigid_group(proper), rigid_motion_and_permute_points,
+            rigid_group(proper), point_action,
             output=(None, point_features_action),
             note="exact (float64 frames): z invariant, frame / centroid / scores equivariant")
 
     def forward(self, x: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, PointFeatures]:
         pos, mask, types = split_point_input(x)
         mask = check_points(pos, mask, "PointCloudEncoder")
+        if pos.shape[-1] != self.dim:
+            raise ValueError(f"this encoder reads points in {self.dim} dimensions, got "
+                             f"{pos.shape[-1]}-dimensional points {tuple(pos.shape)}; build it "
+                             f"with PointCloudEncoder(..., dim={pos.shape[-1]})")
         if self.z_from == "sorted" and pos.shape[1] != self.n_points:
             raise ValueError(f"this encoder reads {self.n_points} points (z_from='sorted'), got "
                              f"{pos.shape[1]}; pad to {self.n_points} with a mask")
@@ -265,7 +294,7 @@ class PointCloudEncoder(nn.Module):
     @staticmethod
     def _features(centred: Tensor, rot: Tensor, h: Tensor | None, m: Tensor,
                   dtype: torch.dtype) -> Tensor:
-        """Per-point features ``[R ᵀ(x_i − t), h_i]`` of one frame per row."""
+        """Per-point features ``[Rᵀ(x_i − t), h_i]`` (``d + hidden``) of one frame per row."""
         y = (centred @ rot).to(dtype)
         return torch.cat([y] if h is None else [y, h], dim=-1) * m
 
