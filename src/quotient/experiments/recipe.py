@@ -8,11 +8,15 @@ An experiment is ``giae_experiment(GIAERecipe(...))``. Its ``run``:
 2. trains with :func:`quotient.train.fit` (resumable; DDP under ``torchrun``) and a cosine
    learning rate over the step budget ``min(epochs × steps per epoch, train.max_steps)`` or the
    time budget ``train.time_limit_minutes``, whichever runs out first, logging the test
-   reconstruction error every ``eval_every`` epochs;
-3. evaluates (:func:`evaluate_model`): reconstruction MSE, kNN and linear-probe accuracy of the
-   codes (when the split has labels), the :func:`~quotient.metrics.symmetry_report` (exact and
-   approximate symmetry, float32 and float64) and the recipe's own metrics;
-4. plots the learning curve, the codes and the recipe's own figures; returns an
+   reconstruction error every ``eval_every`` epochs (the recipe's ``optimizer`` may give
+   parts of the model their own learning rates);
+3. evaluates (:func:`evaluate_model`): reconstruction MSE (or the recipe's ``rec_metrics``),
+   kNN and linear-probe accuracy of the codes (when the split has labels), the
+   :func:`~quotient.metrics.symmetry_report` (exact and approximate symmetry, float32 and
+   float64) and the recipe's own metrics;
+4. trains the recipe's ``companions`` (e.g. a baseline) and ``downstream`` models (e.g.
+   property heads on the trained encoder), which ``evaluate`` does not repeat;
+5. plots the learning curve, the codes and the recipe's own figures; returns an
    :class:`~quotient.experiments.ExperimentResult`.
 
 Settings the skeleton reads from the config (with defaults when a config lacks them):
@@ -90,13 +94,23 @@ class GIAERecipe:
         loss: ``(cfg, model) -> loss_fn`` for :func:`~quotient.train.fit` (default:
             ``model.loss`` on the batch's input).
         metrics: ``(cfg, model, split, report) -> {name: value}``, computed after the common
-            ones (e.g. accuracies, a baseline trained alongside).
+            ones (e.g. accuracies, breakdowns of the report's per-sample errors).
+        rec_metrics: ``(model, x) -> {name: float}``, the reconstruction figures of a model on
+            inputs ``x`` (default ``{"rec_mse": ...}``, the mean squared error of
+            ``reconstruct(x)`` against the input); evaluated on the test split, and logged
+            every ``eval_every`` epochs as ``test_<name>`` (``rec_mse`` as ``test_rec``).
         epoch_metrics: ``(cfg, model, split) -> {name: float}``, logged with the test
             reconstruction every ``eval_every`` epochs.
         plots: ``(cfg, model, split, metrics, fit_result, run_dir) -> None``.
         companions: ``(cfg, split) -> {name: value}``: other models trained in the same run
             after the main one (e.g. a baseline with a time budget); run by ``run`` only, not
             by ``evaluate``.
+        downstream: ``(cfg, model, split, run_dir) -> {name: value}``: models trained on top
+            of the trained one (e.g. property heads on its encoder, writing their own plots
+            into ``run_dir``); run by ``run`` only, after the companions.
+        optimizer: ``(cfg, model) -> optimizer or (params -> optimizer)`` for
+            :func:`~quotient.train.fit` (default: from ``cfg.train``), e.g. parameter groups
+            with their own learning rates (the budget schedule scales each group's rate).
         symmetry: ``cfg -> (exact, approximate or None)``: what models without a declared
             symmetry (baselines) are measured against (their codes' invariance only).
         check_group: ``cfg -> group`` sampled by the symmetry report instead of the declared
@@ -114,6 +128,9 @@ class GIAERecipe:
     epoch_metrics: Callable[[Any, nn.Module, Split], dict[str, float]] | None = None
     plots: Callable[..., None] | None = None
     companions: Callable[[Any, Split], dict[str, Any]] | None = None
+    rec_metrics: Callable[[nn.Module, Any], Mapping[str, float]] | None = None
+    downstream: Callable[[Any, nn.Module, Split, RunDir], dict[str, Any]] | None = None
+    optimizer: Callable[[Any, nn.Module], Any] | None = None
     symmetry: Callable[[Any], tuple[Symmetry, Symmetry | None]] | None = None
     check_group: Callable[[Any], Any] | None = None
     check: Callable[[Any], None] | None = None
@@ -197,6 +214,14 @@ def rec_mse(model: nn.Module, x: Any) -> float:
     return float((rec.double() - target.double()).pow(2).mean())
 
 
+def reconstruction_metrics(recipe: GIAERecipe, model: nn.Module, x: Any) -> dict[str, float]:
+    """The recipe's ``rec_metrics`` of a model on inputs ``x`` (``{"rec_mse": ...}`` by
+    default)."""
+    if recipe.rec_metrics is None:
+        return {"rec_mse": rec_mse(model, x)}
+    return dict(recipe.rec_metrics(model, x))
+
+
 def evaluate_model(recipe: GIAERecipe, cfg: Any, model: nn.Module, split: Split
                    ) -> dict[str, Any]:
     """The common metrics of a trained model on the test split, then the recipe's own."""
@@ -205,7 +230,7 @@ def evaluate_model(recipe: GIAERecipe, cfg: Any, model: nn.Module, split: Split
     model.eval()
     dtype = _dtype(model)
     test = _cast(split.test, dtype)
-    metrics: dict[str, Any] = {"rec_mse": rec_mse(model, test)}
+    metrics: dict[str, Any] = reconstruction_metrics(recipe, model, test)
     if split.train_labels is not None and split.test_labels is not None:
         probe = _setting(cfg, "probe_samples", None)
         z_train = _batched(lambda b: _embed(model, b), _cast(_take(split.train, probe), dtype))
@@ -234,7 +259,8 @@ def _epoch_eval(recipe: GIAERecipe, cfg: Any, split: Split) -> EpochEval:
                   name=split.name, extras=split.extras)
 
     def evaluate(model: nn.Module) -> dict[str, float]:
-        out = {"test_rec": rec_mse(model, _cast(small.test, _dtype(model)))}
+        rec = reconstruction_metrics(recipe, model, _cast(small.test, _dtype(model)))
+        out = {("test_rec" if k == "rec_mse" else f"test_{k}"): v for k, v in rec.items()}
         if recipe.epoch_metrics is not None:
             out.update(recipe.epoch_metrics(cfg, model, small))
         return out
@@ -286,8 +312,9 @@ def run_recipe(recipe: GIAERecipe, cfg: Any, run_dir: RunDir, resume: bool
         run_dir.write_json(INPUTS, input_spec(split.train))
         loss = (recipe.loss or default_loss)(cfg, model)
         schedule = _schedule(cfg, _size(split.train))
+        optimizer = recipe.optimizer(cfg, model) if recipe.optimizer is not None else None
         result = fit(model, loss, input_dataset(split.train), cfg.train, run_dir,
-                     resume=resume, scheduler=schedule,
+                     resume=resume, scheduler=schedule, optimizer=optimizer,
                      callbacks=[_epoch_eval(recipe, cfg, split)])
         result = finish_budget(result, schedule)
         started = time.perf_counter()
@@ -300,6 +327,8 @@ def run_recipe(recipe: GIAERecipe, cfg: Any, run_dir: RunDir, resume: bool
                        n_test=_size(split.test), stop_reason=result.stop_reason)
         if recipe.companions is not None:
             metrics.update(recipe.companions(cfg, split))
+        if recipe.downstream is not None:
+            metrics.update(recipe.downstream(cfg, model, split, run_dir))
         if _setting(cfg, "plots", True) and run_dir.is_writer:
             _plots(recipe, cfg, model, split, metrics, result, run_dir)
     return ExperimentResult(metrics, result)
