@@ -1,7 +1,8 @@
-"""graphs end to end on tiny settings, plus the atlas data and the graph metrics."""
+"""graphs end to end on tiny settings, plus the atlas data, the split and the rigid-graph test."""
 
 import contextlib
 import dataclasses
+import itertools
 import json
 
 import pytest
@@ -9,16 +10,12 @@ import torch
 
 from quotient.actions import permute_graph
 from quotient.data.graph_atlas import ATLAS_SIZE, atlas_graphs, make_atlas_graphs
+from quotient.data.graphs import graph_split, rigid_graphs
 from quotient.errors import DataError
 from quotient.experiments import get, names
-from quotient.experiments.graphs import GraphsConfig, build_model, evaluate_model, load_graphs
-from quotient.metrics.graphs import (
-    edge_accuracy,
-    graph_accuracy,
-    isomorphism_retrieval,
-    pack_graphs,
-    unpack_graphs,
-)
+from quotient.experiments.graphs import RECIPE, GraphsConfig, build_model, load_data
+from quotient.experiments.recipe import evaluate_model
+from quotient.groups import SymmetricGroup
 from quotient.train import TrainConfig
 
 TINY = ["max_nodes=4", "train.batch_size=8", "train.max_steps=12", "train.log_every=4",
@@ -63,16 +60,23 @@ def test_registered():
 
 def test_cli_run_writes_the_metrics_contract_and_plots(cli_run):
     metrics = json.loads((cli_run / "metrics.json").read_text())
-    for key in ("edge_acc", "graph_acc", "rec_bce", "rec_mse", "inv_err", "knn_acc",
-                "canonical_agreement", "train_seconds", "inv_err_f64", "baseline_edge_acc",
-                "baseline_graph_acc", "baseline_knn_acc", "baseline_inv_err"):
+    for key in ("edge_acc", "graph_acc", "rec_bce", "rec_mse", "inv_err_exact",
+                "inv_err_exact_f64", "knn_acc", "canonical_agreement", "train_graph_acc",
+                "train_seconds", "baseline_edge_acc", "baseline_graph_acc", "baseline_knn_acc",
+                "baseline_inv_err_exact", "baseline_steps", "baseline_train_seconds"):
         assert key in metrics, key
-    assert 0.5 < metrics["edge_acc"] <= 1.0
-    assert metrics["inv_err"] < 1e-5  # float32
-    assert metrics["inv_err_f64"] < 1e-10
+    assert 0.5 < metrics["edge_acc"] <= 1.0 and 0.0 <= metrics["rec_mse"] <= 1.0
+    assert metrics["inv_err_exact"] < 1e-5  # float32
+    assert metrics["inv_err_exact_f64"] < 1e-10
+    assert metrics["canon_same_exact"] == 1.0  # S A Sᵀ does not see the labelling
     assert metrics["knn_acc"] == 1.0 and metrics["canonical_agreement"] == 1.0
+    # the order-dependent baseline's code moves under relabelling: the report sees it
+    assert metrics["baseline_inv_err_exact"] > 1e-3
     assert metrics["steps"] == 12
-    for plot in ("reconstructions", "embedding", "learning_curve", "test_accuracy"):
+    epochs = [json.loads(line) for line in (cli_run / "metrics.jsonl").read_text().splitlines()]
+    epochs = [r for r in epochs if r.get("kind") == "epoch"]
+    assert epochs and {"test_rec", "test_edge_acc", "test_graph_acc"} <= set(epochs[-1])
+    for plot in ("reconstructions", "embedding", "learning_curve", "losses", "test_accuracy"):
         assert (cli_run / "plots" / f"{plot}.png").is_file()
 
 
@@ -82,27 +86,74 @@ def test_evaluate_reproduces_the_run(cli_run):
     metrics = json.loads((cli_run / "metrics.json").read_text())
     with one_thread():
         again = get("graphs").evaluate(RunDir.open(cli_run))
-    assert again["edge_acc"] == pytest.approx(metrics["edge_acc"])
-    assert again["graph_acc"] == pytest.approx(metrics["graph_acc"])
+    for key in ("edge_acc", "graph_acc", "rec_bce", "knn_acc", "inv_err_exact"):
+        assert again[key] == pytest.approx(metrics[key], rel=1e-12), key
+    assert not any(k.startswith("baseline_") for k in again)  # companions are not re-trained
 
 
-def test_untrained_model_is_exactly_invariant_in_float64():
-    cfg = _tiny(dtype="float64")
-    train, test = load_graphs(cfg)
+def test_untrained_model_is_invariant_and_exactly_equivariant_on_rigid_graphs():
+    """float64, graphs with up to 6 nodes: z is invariant on every graph; pose and
+    reconstruction move exactly with the input on the 8 graphs without automorphisms, and
+    not on the others (several node orders are canonical there)."""
+    cfg = _tiny(dtype="float64", max_nodes=6)
+    split = load_data(cfg)
     with one_thread():
-        m = evaluate_model(build_model(cfg), test, train, cfg)
-    assert m["inv_err"] < 1e-12
-    assert m["canonical_agreement"] == 1.0
-    assert m["knn_acc"] == 1.0
+        m = evaluate_model(RECIPE, cfg, build_model(cfg), split)
+    assert m["inv_err_exact"] < 1e-12 and m["canonical_agreement"] == 1.0
+    assert m["knn_acc"] == 1.0 and m["rigid_graphs"] == 8
+    assert m["pose_err_exact_order_rigid"] == 0.0 and m["rec_err_exact_rigid"] < 1e-10
+    assert m["pose_err_exact_order_mean"] > 0.5  # all graphs: automorphisms make it ambiguous
+
+
+def test_the_classical_model_runs_on_its_own_and_is_not_invariant():
+    cfg = _tiny(model="classical")
+    split = load_data(cfg)
+    with one_thread():
+        m = evaluate_model(RECIPE, cfg, build_model(cfg), split)
+    assert m["inv_err_exact"] > 1e-3 and "canonical_agreement" not in m
+    assert 0.0 <= m["edge_acc"] <= 1.0
 
 
 def test_sbm_graphs_load_and_evaluate():
     cfg = _tiny(data="sbm", sbm_nodes=6, sbm_train=24, sbm_test=12)
-    train, test = load_graphs(cfg)
-    assert train["adjacency"].shape == (24, 6, 6) and test["mask"].all()
+    split = load_data(cfg)
+    assert split.train[0].shape == (24, 6, 6) and split.test[1].all()
     with one_thread():
-        m = evaluate_model(build_model(cfg), test, None, cfg)
-    assert 0.0 <= m["edge_acc"] <= 1.0 and m["inv_err"] < 1e-5
+        m = evaluate_model(RECIPE, cfg, build_model(cfg), split)
+    assert 0.0 <= m["edge_acc"] <= 1.0 and m["inv_err_exact"] < 1e-5
+
+
+def test_graph_split_is_seeded_and_holds_out_the_relabellings():
+    train, test = graph_split("atlas", seed=3, max_nodes=5, train_copies=2)
+    assert len(train) == 2 * len(test) == 2 * 53
+    assert torch.equal(train.adjacency, graph_split("atlas", seed=3, max_nodes=5,
+                                                    train_copies=2)[0].adjacency)
+    assert torch.equal(torch.unique(train.graph_index), test.graph_index)
+    assert not torch.equal(train.adjacency[::2], test.adjacency)  # other relabellings
+    assert torch.equal(test.n_edges, (test.adjacency.sum((1, 2)) / 2).long())
+    sbm_train, sbm_test = graph_split("sbm", seed=0, sbm_nodes=5, sbm_train=7, sbm_test=3,
+                                      dtype=torch.float64)
+    assert sbm_test.adjacency.dtype == torch.float64 and sbm_test.graph_index.tolist() == [7, 8, 9]
+    with pytest.raises(ValueError, match="'atlas' or 'sbm'"):
+        graph_split("grid")
+
+
+def test_rigid_graphs_are_exactly_the_atlas_graphs_without_automorphisms():
+    nx = pytest.importorskip("networkx")
+    from networkx.algorithms.isomorphism import GraphMatcher
+
+    adj, n_nodes, _ = atlas_graphs()
+    mask = torch.arange(7)[None, :] < n_nodes[:, None]
+    rigid = rigid_graphs(adj, mask)
+    # padded to 7 slots, a graph with two or more padding slots can swap them: only graphs
+    # with 6 or 7 nodes and no automorphism of their own are rigid
+    truth = torch.tensor([g.number_of_nodes() >= 6 and len(list(itertools.islice(
+        GraphMatcher(g, g).isomorphisms_iter(), 2))) == 1 for g in nx.graph_atlas_g()])
+    assert torch.equal(rigid, truth) and int(rigid.sum()) == 160
+    # a property of the graph, not of its labelling
+    sigma = SymmetricGroup(7).sample(ATLAS_SIZE, generator=torch.Generator().manual_seed(0))
+    moved, moved_mask = permute_graph(sigma, (adj, mask))
+    assert torch.equal(rigid_graphs(moved, moved_mask), rigid)
 
 
 def test_atlas_has_every_graph_once_and_relabellings_are_isomorphic():
@@ -125,23 +176,3 @@ def test_atlas_has_every_graph_once_and_relabellings_are_isomorphic():
                        make_atlas_graphs(1, seed=4).adjacency)
     with pytest.raises(DataError, match="n_max"):
         make_atlas_graphs(1, n_max=5)
-
-
-def test_graph_metrics():
-    adj = torch.zeros(2, 3, 3)
-    adj[:, 0, 1] = adj[:, 1, 0] = 1.0
-    mask = torch.tensor([[True, True, True], [True, True, False]])
-    pred = adj.clone()
-    pred[0, 1, 2] = pred[0, 2, 1] = 0.9  # one wrong pair in graph 0
-    pred[1, 0, 2] = pred[1, 2, 0] = 0.9  # padding: never scored
-    assert edge_accuracy(pred, adj, mask) == pytest.approx(3 / 4)
-    assert graph_accuracy(pred, adj, mask) == pytest.approx(1 / 2)
-    packed = pack_graphs(adj, mask)
-    back = unpack_graphs(packed)
-    assert torch.equal(back[0], adj) and torch.equal(back[1], mask)
-    z = torch.tensor([[0.0, 0.0], [5.0, 0.0], [0.0, 5.0]])
-    assert isomorphism_retrieval(z + 0.1, torch.arange(3), z, torch.arange(3)) == 1.0
-    assert isomorphism_retrieval(z.flip(0), torch.arange(3), z, torch.arange(3)) == \
-        pytest.approx(1 / 3)
-    with pytest.raises(ValueError, match="shape"):
-        edge_accuracy(pred[:, :2], adj, mask)

@@ -167,3 +167,28 @@ def test_classical_autoencoder_is_order_dependent(gen):
     assert (z_moved - out.z).abs().max() > 1e-6
     with pytest.raises(ValueError, match="padded to 6"):
         model.embed(torch.zeros(1, 5, 5, dtype=torch.float64))
+
+
+def test_pose_network_trains_at_its_own_rate_and_stays_fixed_at_zero(gen):
+    from quotient.models.pose_lr import pose_lr_optimizer
+    from quotient.train import TrainConfig
+
+    with seeded(0):
+        model = GraphGIAE(6, **SMALL).double()
+    train = TrainConfig(lr=1e-2, optimizer="adam")
+    opt = pose_lr_optimizer(model, train, 0.0)(model.parameters())
+    pose = {id(p) for p in model.encoder.pose_parameters()}
+    assert [g["lr"] for g in opt.param_groups] == [1e-2, 0.0]
+    assert {id(p) for p in opt.param_groups[1]["params"]} == pose and pose
+    before = [p.detach().clone() for p in model.parameters()]
+    model.train()
+    loss, _ = model.loss(_graphs(gen))
+    loss.backward()
+    opt.step()
+    moved = [not torch.equal(b, p) for b, p in zip(before, model.parameters(), strict=True)]
+    is_pose = [id(p) in pose for p in model.parameters()]
+    assert not any(m for m, q in zip(moved, is_pose, strict=True) if q)  # μ fixed at scale 0
+    assert any(m for m, q in zip(moved, is_pose, strict=True) if not q)
+    assert pose_lr_optimizer(model, train, 0.05)(None).param_groups[1]["lr"] == \
+        pytest.approx(5e-4)
+    assert pose_lr_optimizer(GraphMLPAutoencoder(6), train, 0.0) is None  # no pose network

@@ -1,4 +1,5 @@
-"""Stochastic-block-model graphs labelled by connectivity: the S_n task on adjacency matrices."""
+"""Graphs for the S_n tasks on adjacency matrices: stochastic-block-model graphs labelled by
+connectivity, training/test splits of padded graphs, and a test for graphs without automorphisms."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
-__all__ = ["SBMGraphs", "is_connected", "make_sbm_graphs"]
+__all__ = ["GraphSet", "SBMGraphs", "graph_split", "is_connected", "make_sbm_graphs",
+           "rigid_graphs"]
 
 
 @dataclass(frozen=True)
@@ -92,3 +94,93 @@ def make_sbm_graphs(
     adjacency = (upper | upper.transpose(1, 2)).to(torch.float32)
     connected = is_connected(adjacency).to(torch.int64)
     return SBMGraphs(adjacency=adjacency, blocks=blocks, connected=connected)
+
+
+def rigid_graphs(adjacency: Tensor, mask: Tensor | None = None) -> Tensor:
+    """Whether each padded graph provably has no automorphism but the identity, bool ``(N,)``.
+
+    An automorphism of a padded graph is a permutation of all ``n`` slots that keeps the
+    adjacency and the mask — the stabiliser of the graph in the group S_n that relabels it —
+    so two or more padding slots can always be swapped, and such a graph is never rigid.
+
+    Colour refinement (the 1-dimensional Weisfeiler–Leman test): real and padding slots start
+    with two colours, then every slot is recoloured by (its colour, the multiset of its
+    neighbours' colours) until nothing changes (at most ``n`` rounds). An automorphism maps
+    every slot to one of the same colour, so when all slots end with distinct colours the only
+    automorphism is the identity. The test is sound, not complete: a few graphs without
+    automorphisms keep ties (regular ones, say) and are reported ``False``; on the graph atlas
+    padded to 7 slots it finds all 160 rigid ones (the asymmetric graphs with 6 and 7 nodes).
+
+    Args:
+        adjacency: ``(N, n, n)``, nonzero entries are edges; mask: bool ``(N, n)`` (None: all
+            slots real).
+    """
+    adj = adjacency != 0
+    b, n = adj.shape[:2]
+    colour = torch.ones(b, n, dtype=torch.long) if mask is None else mask.long()
+    for _ in range(n):
+        neighbours = torch.where(adj, colour[:, None, :], -1)
+        signature = torch.cat([colour[..., None], neighbours.sort(dim=-1).values], dim=-1)
+        # colours are shared across graphs: equal signatures mean equal colours anywhere
+        refined = torch.unique(signature.reshape(b * n, n + 1), dim=0,
+                               return_inverse=True)[1].reshape(b, n)
+        if torch.equal(refined, colour):
+            break
+        colour = refined
+    return (colour.sort(dim=1).values.diff(dim=1) != 0).all(dim=1)
+
+
+@dataclass(frozen=True)
+class GraphSet:
+    """Padded graphs for learning.
+
+    Attributes:
+        adjacency: (N, n, n), symmetric 0/1, zero diagonal, zero on padding.
+        mask: bool (N, n), True for real nodes.
+        graph_index: int64 (N,), the isomorphism class (atlas index) of atlas graphs, a running
+            number for independently drawn ones.
+        n_edges: int64 (N,).
+    """
+
+    adjacency: Tensor
+    mask: Tensor
+    graph_index: Tensor
+    n_edges: Tensor
+
+    @property
+    def inputs(self) -> tuple[Tensor, Tensor]:
+        """The model input ``(adjacency, mask)``."""
+        return self.adjacency, self.mask
+
+    def __len__(self) -> int:
+        return int(self.graph_index.shape[0])
+
+
+def graph_split(data: str = "atlas", *, seed: int = 0, max_nodes: int = 7,
+                train_copies: int = 1, test_copies: int = 1, sbm_nodes: int = 10,
+                sbm_train: int = 4000, sbm_test: int = 1000,
+                dtype: torch.dtype = torch.float32) -> tuple[GraphSet, GraphSet]:
+    """Training and test graphs; the relabellings of the test set are never seen in training.
+
+    ``data="atlas"``: every atlas graph with at most ``max_nodes`` nodes, padded to
+    ``max_nodes`` slots, ``train_copies`` / ``test_copies`` times under random relabellings of
+    all slots (seeds ``seed`` and ``seed + 1``; :func:`~quotient.data.graph_atlas.
+    make_atlas_graphs`, needs networkx). ``data="sbm"``: ``sbm_train`` and ``sbm_test``
+    stochastic-block-model graphs of ``sbm_nodes`` nodes (:func:`make_sbm_graphs`, the same
+    seeds), numbered ``0 … sbm_train − 1`` and on from ``sbm_train``.
+    """
+    parts = []
+    for k, (copies, count) in enumerate(((train_copies, sbm_train), (test_copies, sbm_test))):
+        if data == "atlas":
+            from .graph_atlas import make_atlas_graphs
+
+            g = make_atlas_graphs(copies, n_max=max_nodes, max_nodes=max_nodes, seed=seed + k)
+            parts.append(GraphSet(g.adjacency.to(dtype), g.mask, g.graph_index, g.n_edges))
+        elif data == "sbm":
+            adj = make_sbm_graphs(count, sbm_nodes, seed=seed + k).adjacency
+            parts.append(GraphSet(adj.to(dtype), torch.ones(count, sbm_nodes, dtype=torch.bool),
+                                  torch.arange(count) + k * sbm_train,
+                                  adj.sum(dim=(1, 2)).long() // 2))
+        else:
+            raise ValueError(f"data must be 'atlas' or 'sbm', got {data!r}")
+    return parts[0], parts[1]

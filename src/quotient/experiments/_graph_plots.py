@@ -1,4 +1,5 @@
-"""Figures of the graphs experiment: inputs next to reconstructions, and a 2-d view of z.
+"""Figures of the graphs experiment: the training losses and held-out accuracy, inputs next to
+reconstructions, and a 2-d view of z.
 
 matplotlib's object API only (no pyplot state, no GUI backend); files are written atomically.
 """
@@ -11,13 +12,15 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
+from ..metrics.graphs import canonical_graphs, graph_outputs
 from ..metrics.representation import embed_2d
 from ..models.graph_giae import edge_probabilities
+from ..plots import plot_learning_curves
 from ..train.io import save_png as _save
 
-__all__ = ["plot_code_embedding", "plot_reconstructions"]
+__all__ = ["plot_code_embedding", "plot_graphs", "plot_reconstructions"]
 
 
 def _figure(width: float, height: float) -> Any:
@@ -26,31 +29,27 @@ def _figure(width: float, height: float) -> Any:
     return Figure(figsize=(width, height), dpi=100)
 
 
-def _canonical_input(adj: Tensor, order: Tensor) -> Tensor:
-    n = adj.shape[-1]
-    rows = torch.gather(adj, 1, order[:, :, None].expand(-1, -1, n))
-    return torch.gather(rows, 2, order[:, None, :].expand(-1, n, -1))
-
-
-def plot_reconstructions(data: dict[str, Tensor], out: dict[str, Tensor],
+def plot_reconstructions(adjacency: Tensor, mask: Tensor, out: dict[str, Tensor],
                          path: str | os.PathLike[str], *, n: int = 10) -> Path:
     """Columns of graphs; rows: input adjacency (padding grey), reconstructed edge
     probabilities, the decoded canonical adjacency δ(z), and the input put in canonical order
-    by the pose. Graphs are picked evenly through the data set (growing atlas index)."""
-    total = data["adjacency"].shape[0]
+    by the pose. ``out`` as :func:`~quotient.metrics.graphs.graph_outputs` gives it. Graphs are
+    picked evenly through the data set (growing atlas index)."""
+    total = adjacency.shape[0]
+    n = min(n, total)
     idx = torch.linspace(total // (2 * n), total - 1, n).long()
-    adj, mask = data["adjacency"][idx].double(), data["mask"][idx]
+    adj, mask = adjacency[idx].double(), mask[idx]
     order = out["order"][idx]
     pair = (mask[:, :, None] & mask[:, None, :]).double()
     canon_mask = torch.gather(mask, 1, order)
     canon_pair = (canon_mask[:, :, None] & canon_mask[:, None, :]).double()
     rows = [
         ("input A", adj * pair + 0.35 * (1 - pair)),
-        ("reconstruction", edge_probabilities(out["rec"][idx].double(), mask) * pair
+        ("reconstruction", edge_probabilities(out["reconstruction"][idx].double(), mask) * pair
          + 0.35 * (1 - pair)),
         ("canonical δ(z)", edge_probabilities(out["canonical"][idx].double(), canon_mask)
          * canon_pair + 0.35 * (1 - canon_pair)),
-        ("S A Sᵀ", _canonical_input(adj, order) * canon_pair + 0.35 * (1 - canon_pair)),
+        ("S A Sᵀ", canonical_graphs(adj, order) * canon_pair + 0.35 * (1 - canon_pair)),
     ]
     fig = _figure(1.3 * n, 1.45 * len(rows))
     axes = fig.subplots(len(rows), n, squeeze=False)
@@ -82,3 +81,22 @@ def plot_code_embedding(z: Tensor, values: Tensor, path: str | os.PathLike[str],
     if title:
         ax.set_title(title)
     return _save(fig, path)
+
+
+def plot_graphs(cfg: Any, model: nn.Module, split: Any, metrics: dict[str, Any], result: Any,
+                run_dir: Any) -> None:
+    """The experiment's own figures (the recipe's ``plots``): ``losses.png``,
+    ``test_accuracy.png``, ``reconstructions.png`` and ``embedding.png``."""
+    name = split.name or "graphs"
+    plot_learning_curves(result.history, run_dir.plot_path("losses"),
+                         keys=("rec", "perm_entropy"), title=f"{name}: training loss")
+    epochs = [r for r in result.history if r.get("kind") == "epoch"]
+    if epochs:
+        plot_learning_curves(epochs, run_dir.plot_path("test_accuracy"),
+                             keys=("test_edge_acc", "test_graph_acc"), log_y=False,
+                             title=f"{name}: held-out relabellings")
+    test = split.extras["test"]
+    out = graph_outputs(model, test.inputs)
+    plot_reconstructions(test.adjacency, test.mask, out, run_dir.plot_path("reconstructions"))
+    plot_code_embedding(out["z"], test.n_edges, run_dir.plot_path("embedding"),
+                        title="z (PCA), coloured by number of edges")

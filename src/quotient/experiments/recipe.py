@@ -28,6 +28,7 @@ Settings the skeleton reads from the config (with defaults when a config lacks t
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -37,13 +38,14 @@ import torch
 from torch import Tensor, nn
 
 from ..metrics import EmbeddingView, SymmetryReport, symmetry_report
-from ..models.losses import model_loss
+from ..models.losses import autoencoder_loss, model_loss
 from ..symmetry import Symmetry
 from ..train import (
     EpochEval,
     FitResult,
     RunDir,
     StepContext,
+    TrainConfig,
     batch_input,
     budget_scheduler,
     count_parameters,
@@ -51,13 +53,14 @@ from ..train import (
     fit,
     input_dataset,
     load_model_state,
+    quiet_training_log,
     saved_config,
     use_threads,
 )
 from . import Experiment, ExperimentResult
 
 __all__ = ["INPUTS", "GIAERecipe", "Split", "evaluate_model", "giae_experiment", "input_spec",
-           "input_stub"]
+           "input_stub", "train_companion"]
 
 LossFn = Callable[..., tuple[Tensor, Mapping[str, float]]]
 
@@ -186,6 +189,20 @@ def _batched(fn: Callable[[Any], Any], x: Any, batch: int = 500) -> Any:
                     else x[start:start + batch])
             outs.append(fn(part))
     return torch.cat(outs)
+
+
+def train_companion(model: nn.Module, x: Any, train: TrainConfig, minutes: float,
+                    loss: LossFn | None = None) -> FitResult:
+    """Train a companion model (e.g. a baseline, for :attr:`GIAERecipe.companions`) on inputs
+    ``x`` for a time budget of ``minutes``: the settings of ``train`` without a step limit or
+    checkpoints, a cosine learning rate over the time budget, the training log quiet (the
+    time limit is the budget, not an interruption), ``loss`` by default
+    :func:`~quotient.models.losses.autoencoder_loss`."""
+    tcfg = dataclasses.replace(train, max_steps=None, checkpoint_every=0, progress=False,
+                               time_limit_minutes=minutes)
+    with quiet_training_log():
+        return fit(model, loss or autoencoder_loss, input_dataset(x), tcfg,
+                   scheduler=budget_scheduler(None, minutes))
 
 
 def default_loss(cfg: Any, model: nn.Module) -> LossFn:
