@@ -5,7 +5,8 @@ the same for points in the plane, SE(2)/E(2) × S_n."""
 import pytest
 import torch
 
-from quotient.actions import act_molecule, rigid_motion_and_permute_points
+from quotient.actions import act_molecule
+from quotient.actions import rigid_motion_and_permute_points as move_points
 from quotient.data.tetris import tetris_shapes
 from quotient.groups import E3, SE2, SE3, SymmetricGroup, product, rotation_part
 from quotient.groups.euclidean import E2, translation_part
@@ -14,7 +15,6 @@ from quotient.nn.points import (
     EGNN,
     PointCloudEncoder,
     check_points,
-    point_action,
     split_point_input,
 )
 from quotient.nn.pose_perm import PermutationPose
@@ -23,7 +23,7 @@ from quotient.nn.sets import SetDecoder
 from quotient.testing import assert_equivariant, assert_invariant, check_module
 
 N = 5
-ACT = rigid_motion_and_permute_points
+ACT = move_points
 
 
 def _x(gen, b=6, n=N):
@@ -413,7 +413,7 @@ def test_planar_code_invariant_and_pose_equivariant_with_padding_float64(gen, pr
     and R, t equivariant at 1e-10; the order equivariant exactly on the real slots (padding is
     sorted last in input order, which a permutation reorders)."""
     model = _planar_giae(proper, n=6)
-    group, act = _group2(proper, 6), point_action
+    group, act = _group2(proper, 6), move_points
     for tetromino in (False, True):
         x = _padded2(gen, sizes=(4,) * 8, tetromino=True) if tetromino else _padded2(gen)
         elements = _elements2(proper, 6, gen)
@@ -451,7 +451,7 @@ def test_planar_padding_never_changes_the_code(gen, proper):
 def test_planar_giae_float32_invariance(gen, proper):
     model = _planar_giae(proper).float()
     x = torch.cat([_x(gen, b=8, n=4)[..., :2], _noisy_tetrominoes2(gen)]).float()
-    rep = assert_invariant(lambda p: model(p).z, _group2(proper), point_action, x,
+    rep = assert_invariant(lambda p: model(p).z, _group2(proper), move_points, x,
                            elements=_elements2(proper, 4, gen))
     assert rep.dtype == torch.float32 and rep.error <= 1e-5
 

@@ -4,12 +4,13 @@ the plane, SE(2)/E(2) × S_n."""
 import pytest
 import torch
 
-from quotient.actions import rigid_motion_and_permute_points, rotate_points
+from quotient.actions import rigid_motion_and_permute_points as move_points
+from quotient.actions import rotate_points
 from quotient.data.tetris import tetris_shapes
 from quotient.groups import E3, O3, SE2, SE3, SO3, SymmetricGroup, product, rotation_part
 from quotient.groups.euclidean import E2, homogeneous, translation_part
 from quotient.models import GIAE
-from quotient.nn.points import PointCloudEncoder, point_action
+from quotient.nn.points import PointCloudEncoder
 from quotient.nn.pose_perm import PermutationPose
 from quotient.nn.pose_rigid import (
     PointFeatures,
@@ -66,7 +67,7 @@ def test_proper_frames_are_not_reflection_equivariant_but_e3_frames_are(gen):
 def test_anchor_frame_is_equivariant(gen, proper):
     group = product(SE3(scale=5.0) if proper else E3(scale=5.0), SymmetricGroup(N))
     x = torch.randn(6, N, 3, generator=gen, dtype=torch.float64)
-    act = rigid_motion_and_permute_points
+    act = move_points
     assert_equivariant(lambda p: anchor_frame(p, proper=proper)[0], group, act, _rotate_frame,
                        x, generator=gen)
     assert_equivariant(lambda p: anchor_frame(p, proper=proper)[1], group, act, _move_point,
@@ -132,7 +133,7 @@ def test_pose_element_matches_apply_and_the_group_action(gen):
     pose = head(feats)
     canonical = torch.randn(b, N, 3, generator=gen, dtype=torch.float64)
     centred = canonical - canonical.mean(1, keepdim=True)
-    expected = rigid_motion_and_permute_points(pose.element, centred)
+    expected = move_points(pose.element, centred)
     assert torch.allclose(pose.apply(canonical), expected, atol=1e-12)
     assert pose.refine is None
 
@@ -144,7 +145,7 @@ def test_procrustes_refinement_reconstructs_posed_copies_exactly(gen):
     canonical = torch.randn(b, N, 3, generator=gen, dtype=torch.float64)
     canonical = canonical - canonical.mean(1, keepdim=True)
     g = product(SE3(scale=5.0), SymmetricGroup(N)).sample(b, generator=gen)
-    x = rigid_motion_and_permute_points(g, canonical)
+    x = move_points(g, canonical)
     r, t = anchor_frame(x)
     # scores that sort x back into the canonical order: score_j = −σ⁻¹(j), minus its slot
     scores = -g[1].argsort(1).double()
@@ -169,7 +170,7 @@ def test_giae_forward_applies_the_refinement(gen):
     fixed = torch.randn(1, N, 3, generator=gen, dtype=torch.float64)
     model = GIAE(Enc(), RigidPermutationPose(rotation="procrustes"),
                  lambda z: fixed.expand(z.shape[0], -1, -1)).eval()
-    x = rigid_motion_and_permute_points(product(SE3(), SymmetricGroup(N)).sample(3, generator=gen),
+    x = move_points(product(SE3(), SymmetricGroup(N)).sample(3, generator=gen),
                                         fixed.expand(3, -1, -1) - fixed.mean(1, keepdim=True))
     out = model(x)
     frame_only = model.pose_head(model.encoder(x)[1]).element[0]
@@ -284,9 +285,9 @@ def test_planar_gram_schmidt_frames(gen):
 def test_planar_anchor_frame_is_equivariant(gen, proper):
     x = torch.randn(8, N, 2, generator=gen, dtype=torch.float64)
     group, elements = _plane_group(proper), _plane_elements(proper, gen)
-    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[0], group, point_action,
+    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[0], group, move_points,
                        _rotate_frame, x, elements=elements)
-    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[1], group, point_action,
+    assert_equivariant(lambda p: anchor_frame(p, proper=proper)[1], group, move_points,
                        _move_point, x, elements=elements)
     r, _ = anchor_frame(x, proper=proper)
     assert torch.allclose(r.transpose(1, 2) @ r, torch.eye(2).double().expand(8, 2, 2),
@@ -299,10 +300,10 @@ def test_se2_frames_are_not_reflection_equivariant_e2_frames_are(gen):
     x = torch.randn(8, N, 2, generator=gen, dtype=torch.float64)
     flip = (MIRROR, torch.arange(N)[None])
     group = _plane_group(False)
-    assert_equivariant(lambda p: anchor_frame(p, proper=False)[0], group, point_action,
+    assert_equivariant(lambda p: anchor_frame(p, proper=False)[0], group, move_points,
                        _rotate_frame, x, elements=flip)
     with pytest.raises(AssertionError, match="not equivariant"):
-        assert_equivariant(lambda p: anchor_frame(p)[0], group, point_action, _rotate_frame, x,
+        assert_equivariant(lambda p: anchor_frame(p)[0], group, move_points, _rotate_frame, x,
                            elements=flip)
 
 
@@ -371,7 +372,7 @@ def test_planar_procrustes_refinement_reconstructs_posed_copies_exactly(gen, pro
     canonical = torch.randn(b, N, 2, generator=gen, dtype=torch.float64)
     canonical = canonical - canonical.mean(1, keepdim=True)
     g = _plane_elements(proper, gen, k=b)
-    x = point_action(g, canonical)
+    x = move_points(g, canonical)
     r, t = anchor_frame(x, proper=proper)
     scores = -g[1].argsort(1).double()
     feats = PointFeatures(r, t, scores, x - t[:, None], torch.ones(b, N, dtype=torch.bool))

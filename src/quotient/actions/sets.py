@@ -81,13 +81,24 @@ def _rigid_and_permute(g: tuple[Tensor, Tensor], x: Tensor | tuple[Tensor, ...])
     if not isinstance(g, tuple) or len(g) != 2:
         raise TypeError("rigid_motion_and_permute_points needs (rigid motion, permutation)")
     if isinstance(x, tuple):  # (points, mask, atom types, ...): only the points move in space
-        return _permute_set(g[1], (_rigid_motion(g[0], x[0]), *x[1:]))
-    return _permute_set(g[1], _rigid_motion(g[0], x))
+        return _permute_set(g[1], (_move_coordinates(g[0], x[0]), *x[1:]))
+    return _permute_set(g[1], _move_coordinates(g[0], x))
+
+
+def _move_coordinates(g: Tensor, x: Tensor) -> Tensor:
+    """Rigid motion of points ``(B, n, d)``; rows ``(B, n, d + f)`` carry ``f`` per-point
+    features after the coordinates (e.g. type probabilities), which do not move in space."""
+    d = g.shape[-1] - 1
+    if x.dim() == 3 and x.shape[-1] > d:
+        return torch.cat([_rigid_motion(g, x[..., :d]), x[..., d:]], dim=-1)
+    return _rigid_motion(g, x)
 
 
 def _compose_permutations(g: Tensor, h: Tensor) -> Tensor:
+    """``g∘h``; entries −1 of ``h`` (slots of padding, see ``masked_order``) stay −1."""
     _check_perm(h, g.shape[1], "compose_permutations")
-    return torch.gather(g, 1, h.long())
+    h = h.long()
+    return torch.where(h >= 0, torch.gather(g, 1, h.clamp_min(0)), h)
 
 
 def _compose_rigid_permutations(g: tuple[Tensor, Tensor], h: tuple[Tensor, Tensor]) -> tuple:
@@ -115,23 +126,23 @@ rotate_points = Action("rotate_points", _rotate_points, exact=True, groups=("SO3
                        note="x ↦ R x for every point")
 translate_points = Action("translate_points", _translate_points, exact=True, groups=("T",),
                           note="x ↦ x + t")
-rigid_motion = Action("rigid_motion", _rigid_motion, exact=True, groups=("SE2", "SE3", "E3"),
+rigid_motion = Action("rigid_motion", _rigid_motion, exact=True, groups=("SE2", "E2", "SE3", "E3"),
                       note="x ↦ R x + t from homogeneous matrices")
 rigid_motion_and_permute_points = Action(
     "rigid_motion_and_permute_points", _rigid_and_permute, exact=True,
-    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    groups=("SE2 × Sn", "E2 × Sn", "SE3 × Sn", "E3 × Sn"),
     note="move every point, then reorder them; a tuple (points, mask, types, ...) reorders the "
-         "rest with them")
+         "rest with them; features after the d coordinates of a row only reorder")
 permute_point_features = Action(
     "permute_point_features", lambda g, h: _permute_set(g[1], h), exact=True,
-    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    groups=("SE2 × Sn", "E2 × Sn", "SE3 × Sn", "E3 × Sn"),
     note="per-point invariant features (B, n, c): reordered with the points, not moved")
 compose_permutations = Action(
     "compose_permutations", _compose_permutations, exact=True, groups=("Sn",),
     note="S_n acting on its own elements by left multiplication, σ·τ = σ∘τ (poses)")
 compose_rigid_permutations = Action(
     "compose_rigid_permutations", _compose_rigid_permutations, exact=True,
-    groups=("SE2 × Sn", "SE3 × Sn", "E3 × Sn"),
+    groups=("SE2 × Sn", "E2 × Sn", "SE3 × Sn", "E3 × Sn"),
     note="(rigid motion, permutation) acting on its own elements by left multiplication")
 act_molecule = Action("act_molecule", _molecule, exact=True, groups=("SE3 × Sn", "E3 × Sn"),
                       note="(positions, atom types): move and reorder atoms together")

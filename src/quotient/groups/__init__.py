@@ -25,6 +25,7 @@ from ._base import (
 from .cyclic import CyclicGroup, CyclicShifts, CyclicShifts2d
 from .dihedral import DihedralGroup
 from .euclidean import (
+    E2,
     E3,
     SE2,
     SE3,
@@ -62,6 +63,7 @@ GROUPS: dict[str, Callable[..., Group]] = {
     "Z2d": CyclicShifts2d,
     "T": Translations,
     "SE2": SE2,
+    "E2": E2,
     "SE3": SE3,
     "E3": E3,
 }
@@ -81,12 +83,12 @@ def get_group(spec: str) -> Group:
         if spec.startswith(prefix) and rest.isdigit() and int(rest) > 0:
             return GROUPS[prefix](int(rest))
     raise ValueError(
-        f"unknown group {spec!r}; use one of SO2, SO3, O3, SE2, SE3, E3, or Cn, Dn, Sn, Zn, Td "
+        f"unknown group {spec!r}; use one of SO2, SO3, O3, SE2, E2, SE3, E3, or Cn, Dn, Sn, Zn, Td "
         "with a positive integer (e.g. C4, S5)")
 
 
 __all__ = [
-    "DEFAULT_DTYPE", "E3", "GROUPS", "O3", "SE2", "SE3", "SO2", "SO3", "CyclicGroup",
+    "DEFAULT_DTYPE", "E2", "E3", "GROUPS", "O3", "SE2", "SE3", "SO2", "SO3", "CyclicGroup",
     "CyclicShifts", "CyclicShifts2d", "DihedralGroup", "DirectProduct", "Element",
     "FiniteDirectProduct", "FiniteGroup", "Group", "Representation", "RigidMotions",
     "SymmetricGroup", "Translations", "act_on_maps", "batch_size", "cat_elements",

@@ -42,15 +42,19 @@ class GIAE(nn.Module):
             ``features`` equivariant (consumed by ``pose_head``).
         pose_head: ``features -> Pose``.
         decoder: ``z -> canonical x``.
-        reconstruction_loss: ``(reconstruction, x) -> scalar``; mean squared error by default.
+        reconstruction_loss: ``(reconstruction, x) -> scalar``; by default the mean squared
+            error over the real elements (:func:`~quotient.models.losses.masked_mse`: inputs may
+            be padded, ``(x, mask)``).
         penalty_weights: weights of the pose head's named penalties (missing names weigh 1).
         approximate: ``(group, input action, pose action)`` of a larger group the model
             respects only approximately (learned, or up to resampling), e.g. SO(2) with
             ``rotate_image`` for an encoder exact under quarter turns; the pose action acts on
             the pose head's observed pose. Exposed as :attr:`approximate`, for
             :func:`~quotient.metrics.symmetry_report`.
-        reconstruction_action: how the group acts on reconstructions, and which part of them
-            (default: the input action on the whole reconstruction).
+        reconstruction_action: ``(action, layout)``: how the group acts on reconstructions
+            (default: the input action) and where padding sits in them, ``"rows"`` (elements
+            along dim 1, the default) or ``"pairs"`` (pairs of elements along dims 1 and 2, as
+            in adjacency logits); padded entries are "don't care" for the checker.
 
     Attributes:
         symmetry: the exact symmetry, assembled from the encoder's and the pose head's:
@@ -68,7 +72,7 @@ class GIAE(nn.Module):
         reconstruction_loss: Callable[[Any, Any], Tensor] | None = None,
         penalty_weights: dict[str, float] | None = None,
         approximate: tuple[Any, Any, Any] | None = None,
-        reconstruction_action: tuple[Any, Callable[[Any], Any]] | None = None,
+        reconstruction_action: tuple[Any, str] | None = None,
     ) -> None:
         super().__init__()
         self.encoder = encoder
@@ -86,7 +90,9 @@ class GIAE(nn.Module):
         if self._approximate is None or exact is None:
             return None
         group, act_in, act_pose = self._approximate
-        rec = self.reconstruction_action[0] if self.reconstruction_action else act_in
+        layout = self.reconstruction_action[1] if self.reconstruction_action else "rows"
+        rec = _remasked(self.reconstruction_action[0] if self.reconstruction_action else act_in,
+                        layout)
         return Symmetry(group, act_in, {"z": None, "pose": act_pose, "reconstruction": rec},
                         observe=exact.observe, measure=exact.measure,
                         note="approximate: learned beyond the exact subgroup")
@@ -98,11 +104,12 @@ class GIAE(nn.Module):
         head = getattr(self.pose_head, "symmetry", None)
         if not isinstance(enc, Symmetry) or not isinstance(head, Symmetry):
             return None
-        rec_action, rec_part = self.reconstruction_action or (enc.input, _whole)
+        rec_action, layout = self.reconstruction_action or (enc.input, "rows")
+        rec_action = _remasked(rec_action, layout)
 
         def observe(out: GIAEOutput) -> dict[str, Any]:
             return {"z": out.z, "pose": head.observed(out.pose),
-                    "reconstruction": rec_part(out.reconstruction)}
+                    "reconstruction": _real_part(out.reconstruction, out.pose, layout)}
 
         def measure(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Tensor]:
             parts = (head.measure(a["pose"], b["pose"]) if head.measure is not None
@@ -172,8 +179,33 @@ def relative_difference(a: Any, b: Any) -> Tensor:
     return (fa - fb).norm(dim=1) / fb.norm(dim=1).clamp_min(1e-300)
 
 
-def _whole(x: Any) -> Any:
-    return x
+def _real_part(reconstruction: Any, pose: Pose, layout: str) -> Any:
+    """A padded input's reconstruction observed as ``(reconstruction with padded entries
+    zeroed, mask)``: padding is "don't care", and the mask moves along with the elements."""
+    from ..nn.pose import masked_rows
+
+    if pose.mask is None or not isinstance(reconstruction, Tensor):
+        return reconstruction
+    return masked_rows(reconstruction, pose.mask, pairs=layout == "pairs"), pose.mask
+
+
+def _remasked(action: Any, layout: str) -> Any:
+    """``action`` on observed reconstructions: a ``(values, mask)`` pair moves together and its
+    padded entries are zeroed again (a translation would move them off zero)."""
+    from ..nn.pose import masked_rows
+
+    def act(g: Any, r: Any) -> Any:
+        if isinstance(r, tuple) and len(r) == 2 and r[1].dtype == torch.bool:
+            values, mask = action(g, r)
+            return masked_rows(values, mask, pairs=layout == "pairs"), mask
+        return action(g, r)
+
+    name = getattr(action, "name", "action")
+    from ..actions import Action
+
+    groups = getattr(action, "groups", ("any",))
+    return Action(name, act, exact=getattr(action, "exact", True), groups=groups,
+                  note="on reconstructions, padding kept at zero")
 
 
 def _first_float(x: Any) -> Tensor | None:
@@ -202,8 +234,10 @@ def check_dtype(model: nn.Module, x: Any) -> None:
             f"with model.to({data.dtype})")
 
 
-def _mse(a: Tensor, b: Tensor) -> Tensor:
-    return torch.mean((a - b) ** 2)
+def _mse(a: Tensor, b: Any) -> Tensor:
+    from .losses import masked_mse
+
+    return masked_mse(a, b)
 
 
 __all__ = ["GIAE", "GIAEOutput", "Pose", "PoseHead"]

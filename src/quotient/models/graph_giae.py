@@ -26,6 +26,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..actions import permute_graph
 from ..nn.graph_pose import GraphPermutationPose
 from ..nn.graphs import GraphEncoder, as_graph_batch, pair_mask
 from .giae import GIAE, GIAEOutput
@@ -132,7 +133,8 @@ class GraphGIAE(GIAE):
         super().__init__(encoder, GraphPermutationPose(tau, mode, pose_method),
                          AdjacencyDecoder(latent_dim, n_nodes, decoder_hidden, decoder_layers),
                          reconstruction_loss=masked_edge_bce,
-                         penalty_weights={"perm_entropy": entropy_weight})
+                         penalty_weights={"perm_entropy": entropy_weight},
+                         reconstruction_action=(permute_graph, "pairs"))
         self.n_nodes = n_nodes
 
 

@@ -18,7 +18,49 @@ from torch import Tensor, nn
 
 from ..train import StepContext, batch_input
 
-__all__ = ["autoencoder_loss", "categorical_nll", "consistency_loss", "model_loss"]
+__all__ = ["autoencoder_loss", "categorical_nll", "consistency_loss", "element_mask",
+           "masked_mse", "model_loss", "points_and_types_loss"]
+
+
+def element_mask(x: Any) -> Tensor | None:
+    """The real elements ``(B, n)`` of a padded input: the bool second part of ``(x, mask, ...)``
+    or, for ``(x, types)``, ``types >= 0``; ``None`` for a plain tensor."""
+    if not isinstance(x, (tuple, list)) or len(x) < 2:
+        return None
+    extra = x[1]
+    return extra if extra.dtype == torch.bool else extra >= 0
+
+
+def masked_mse(reconstruction: Tensor, x: Any) -> Tensor:
+    """Mean squared error over the real elements of a padded input.
+
+    ``x`` is a tensor (every entry counts) or a tuple ``(values (B, n, d), mask or types,
+    ...)``: only real elements count, and only the first ``d`` channels of the reconstruction
+    (a decoder may append more, e.g. type logits). The GIAE's default reconstruction loss."""
+    if not isinstance(x, (tuple, list)):
+        return torch.mean((reconstruction - x) ** 2)
+    target, mask = x[0], element_mask(x)
+    sq = (reconstruction[..., :target.shape[-1]] - target).pow(2).mean(-1)
+    if mask is None:
+        return sq.mean()
+    m = mask.to(sq.dtype)
+    return (sq * m).sum() / m.sum().clamp_min(1.0)
+
+
+def points_and_types_loss(type_weight: float = 1.0) -> Callable[[Tensor, Any], Tensor]:
+    """Loss for point clouds with element types (molecules): the masked coordinate MSE plus
+    ``type_weight`` × the cross-entropy of the types, where the reconstruction is
+    ``(B, n, d + T + 1)``: coordinates, then a distribution over the ``T`` types and "none"
+    (padding slots must predict "none")."""
+    def loss(reconstruction: Tensor, x: Any) -> Tensor:
+        pos, types = x[0], x[-1]
+        d = pos.shape[-1]
+        coord = masked_mse(reconstruction[..., :d], (pos, types >= 0))
+        none = reconstruction.shape[-1] - d - 1
+        target = torch.where(types >= 0, types, torch.full_like(types, none))
+        prob = reconstruction[..., d:].gather(-1, target[..., None].long())[..., 0]
+        return coord + type_weight * -torch.log(prob.clamp_min(1e-9)).mean()
+    return loss
 
 
 def categorical_nll(reconstruction: Tensor, x: Tensor) -> Tensor:

@@ -37,7 +37,7 @@ from ..actions import compose_permutations
 from ..groups.symmetric import SymmetricGroup
 from ..symmetry import Symmetry
 from .graphs import GraphFeatures, graph_features_action
-from .pose import Pose
+from .pose import Pose, masked_order
 from .pose_perm import (
     PermutationPose,
     order_mismatch,
@@ -145,7 +145,8 @@ class GraphPermutationPose(nn.Module):
         return relaxed, relaxed, order
 
     symmetry = Symmetry(lambda f: SymmetricGroup(f.mask.shape[1]), graph_features_action,
-                        output=compose_permutations, observe=lambda p: p.element,
+                        output=compose_permutations,
+                        observe=lambda p: masked_order(p.element, p.mask),
                         note="exact for graphs without automorphisms: relabelling the nodes "
                              "composes the canonical order",
                         measure=lambda a, b: {"order": order_mismatch(a, b)})
@@ -163,7 +164,7 @@ class GraphPermutationPose(nn.Module):
         else:
             penalty = relaxed.new_zeros(())
         return Pose(element=order, apply=lambda canonical: unsort_graph(used, canonical),
-                    penalties={"perm_entropy": penalty}, matrix=used,
+                    penalties={"perm_entropy": penalty}, matrix=used, mask=mask,
                     invert=lambda x: sort_graph(used, x))
 
     def group(self, n: int) -> SymmetricGroup:

@@ -42,16 +42,10 @@ from ..groups import RigidMotions, SymmetricGroup, product
 from ..symmetry import Symmetry
 from .pose_frames import SUPPORTED_DIMS, check_dim
 from .pose_perm import PermutationPose
-from .pose_rigid import PointFeatures, accept_e2, anchor_candidates, point_features_action
+from .pose_rigid import PointFeatures, anchor_candidates, point_features_action
 from .sets import check_mask, masked_pool, mlp
 
-__all__ = ["EGNN", "EGNNLayer", "PointCloudEncoder", "check_points", "point_action",
-           "split_point_input"]
-
-point_action = accept_e2(rigid_motion_and_permute_points)
-"""``rigid_motion_and_permute_points``, declared for E(2) × S_n as well (see
-:func:`~quotient.nn.pose_rigid.accept_e2`): the input action of the point-cloud modules."""
-_point_features_order = accept_e2(permute_point_features)
+__all__ = ["EGNN", "EGNNLayer", "PointCloudEncoder", "check_points", "split_point_input"]
 
 
 def check_points(x: Tensor, mask: Tensor | None = None, what: str = "points") -> Tensor:
@@ -155,8 +149,8 @@ class EGNN(nn.Module):
     With ``update_coords=False`` the positions stay fixed (``x' = x``): a distance-based
     invariant message-passing network, a third cheaper."""
 
-    symmetry = Symmetry(rigid_group(False), point_action,
-                        output=(_point_features_order, point_action),
+    symmetry = Symmetry(rigid_group(False), rigid_motion_and_permute_points,
+                        output=(permute_point_features, rigid_motion_and_permute_points),
                         note="exact: features reordered, coordinates moved and reordered")
 
     def __init__(self, node_dim: int, hidden: int = 64, layers: int = 3, n: int | None = None,
@@ -243,13 +237,14 @@ class PointCloudEncoder(nn.Module):
             self.phi = mlp([feat, z_hidden, z_hidden], last_act=True)
             self.code = mlp([z_hidden, z_hidden, latent_dim])
         self.symmetry = Symmetry(
-            rigid_group(proper), point_action,
+            rigid_group(proper), rigid_motion_and_permute_points,
             output=(None, point_features_action),
             note="exact (float64 frames): z invariant, frame / centroid / scores equivariant")
 
     def forward(self, x: Tensor | tuple[Tensor, Tensor]) -> tuple[Tensor, PointFeatures]:
         pos, mask, types = split_point_input(x)
         mask = check_points(pos, mask, "PointCloudEncoder")
+        pos = pos.masked_fill(~mask[..., None], 0.0)  # padding may hold anything, even NaN
         if pos.shape[-1] != self.dim:
             raise ValueError(f"this encoder reads points in {self.dim} dimensions, got "
                              f"{pos.shape[-1]}-dimensional points {tuple(pos.shape)}; build it "

@@ -13,9 +13,33 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+import torch
 from torch import Tensor
 
-__all__ = ["Pose", "PoseHead"]
+__all__ = ["Pose", "PoseHead", "masked_order", "masked_rows"]
+
+
+def masked_order(order: Tensor, mask: Tensor | None) -> Tensor:
+    """``order (B, n)`` with the canonical slots of padding set to −1: among padded
+    elements any order is as good, so only the real slots are compared."""
+    if mask is None:
+        return order
+    k = mask.sum(dim=1, keepdim=True)
+    return torch.where(torch.arange(order.shape[1], device=order.device)[None, :] < k, order,
+                       torch.full_like(order, -1))
+
+
+def masked_rows(x: Tensor, mask: Tensor | None, pairs: bool = False) -> Tensor:
+    """``x (B, n, ...)`` with the rows of padded elements zeroed (and, with ``pairs``, the
+    columns too, for ``(B, n, n, ...)`` arrays)."""
+    if mask is None:
+        return x
+    m = mask.to(x.dtype).reshape(*mask.shape, *([1] * (x.dim() - 2)))
+    out = x * m
+    if pairs:
+        out = out * mask.to(x.dtype)[:, None, :].reshape(
+            mask.shape[0], 1, mask.shape[1], *([1] * (x.dim() - 3)))
+    return out
 
 
 @dataclass
@@ -35,6 +59,8 @@ class Pose:
         relaxed: the relaxed matrix ``S̃`` behind ``matrix`` (SoftSort), if any.
         frame: for rigid poses, the encoder's frame ``R₀`` (``(B, d, d)``) before any
             refinement.
+        mask: for padded inputs, the real elements in input order ``(B, n)`` (the pose orders
+            them first; padding is "don't care" for the checker).
         invert: ``x -> ψ(x)⁻¹·x``, the input put into canonical pose (the inverse of
             ``apply`` on inputs): exactly invariant on the exact group, so a downstream model
             fed with it is invariant too.
@@ -51,6 +77,7 @@ class Pose:
     matrix: Tensor | None = None
     relaxed: Tensor | None = None
     frame: Tensor | None = None
+    mask: Tensor | None = None
     invert: Callable[[Any], Any] | None = None
     refine: Callable[[Any], Pose] | None = None
 

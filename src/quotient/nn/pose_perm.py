@@ -43,7 +43,7 @@ from torch import Tensor, nn
 from ..actions import compose_permutations, permute_set
 from ..groups.symmetric import SymmetricGroup
 from ..symmetry import Symmetry
-from .pose import Pose
+from .pose import Pose, masked_order
 
 Mode = Literal["soft", "straight_through", "hard"]
 
@@ -252,7 +252,8 @@ class PermutationPose(nn.Module):
         return used, relaxed, order
 
     symmetry = Symmetry(lambda s: SymmetricGroup((s[0] if isinstance(s, tuple) else s).shape[1]),
-                        permute_set, output=compose_permutations, observe=lambda p: p.element,
+                        permute_set, output=compose_permutations,
+                        observe=lambda p: masked_order(p.element, p.mask),
                         note="exact: reordering the scores reorders the sort, σ·order = σ∘order",
                         measure=lambda a, b: {"order": order_mismatch(a, b)})
 
@@ -267,7 +268,8 @@ class PermutationPose(nn.Module):
         used, relaxed, order = self.matrices(scores, mask)  # type: ignore[arg-type]
         return Pose(element=order, apply=lambda canonical: unsort_rows(used, canonical),
                     penalties={"perm_entropy": permutation_entropy(relaxed, mask)},
-                    matrix=used, relaxed=relaxed, invert=lambda x: sort_parts(used, x))
+                    matrix=used, relaxed=relaxed, mask=mask,
+                    invert=lambda x: sort_parts(used, x))
 
     def group(self, n: int) -> SymmetricGroup:
         """The group the pose lives in, for ``n`` elements."""

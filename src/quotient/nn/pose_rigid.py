@@ -21,7 +21,7 @@ from torch import Tensor, nn
 from ..actions import Action, compose_permutations, compose_rigid_permutations, permute_set
 from ..groups.euclidean import homogeneous, rotation_part, translation_part
 from ..symmetry import Symmetry
-from .pose import Pose
+from .pose import Pose, masked_order
 from .pose_frames import (
     FrameCandidates,
     anchor_candidates,
@@ -30,7 +30,7 @@ from .pose_frames import (
     gram_schmidt,
     procrustes_rotation,
 )
-from .pose_perm import PermutationPose, order_mismatch, unsort_rows
+from .pose_perm import PermutationPose, order_mismatch, sort_parts, sort_rows, unsort_rows
 
 __all__ = [
     "FrameCandidates",
@@ -42,19 +42,6 @@ __all__ = [
     "gram_schmidt",
     "procrustes_rotation",
 ]
-
-
-def accept_e2(action: Action) -> Action:
-    """``action``, declared for ``E(2) × S_n`` too.
-
-    The point actions of :mod:`quotient.actions` move points by homogeneous matrices, which
-    act the same way for reflections of the plane as for those of space, but they declare
-    only ``SE2 × Sn``, ``SE3 × Sn`` and ``E3 × Sn``, so the checker would refuse E(2). This
-    returns a copy that also names ``E2 × Sn`` (the action itself once it does).
-    """
-    if "E2 × Sn" in action.groups:
-        return action
-    return dataclasses.replace(action, groups=(*action.groups, "E2 × Sn"))
 
 
 @dataclass
@@ -111,14 +98,15 @@ def rigid_pose_mismatch(a: tuple[Tensor, Tensor], b: tuple[Tensor, Tensor]) -> d
             "order": order_mismatch(a[1], b[1])}
 
 
-def rigid_group_of_features(f: PointFeatures) -> Any:
-    """``SE(d) × S_n`` for the features of ``n`` points in ``d`` dimensions (d = 2 or 3), or
-    ``E(d) × S_n`` when the (first) frame is a reflection, as E(d) frames can be."""
+def rigid_group_of_features(proper: bool) -> Callable[[PointFeatures], Any]:
+    """``features -> SE(d) × S_n`` (or ``E(d) × S_n``) for the features of ``n`` points in
+    ``d`` dimensions (d = 2 or 3)."""
     from ..groups import RigidMotions, SymmetricGroup, product
 
-    d = f.rotation.shape[-1]
-    return product(RigidMotions(d, proper=bool(torch.linalg.det(f.rotation[:1]) > 0)),
-                   SymmetricGroup(f.scores.shape[1]))
+    def group(f: PointFeatures) -> Any:
+        return product(RigidMotions(f.rotation.shape[-1], proper=proper),
+                       SymmetricGroup(f.scores.shape[1]))
+    return group
 
 
 class RigidPermutationPose(nn.Module):
@@ -150,11 +138,17 @@ class RigidPermutationPose(nn.Module):
         self.perm = perm or PermutationPose()
         self.rotation, self.proper = rotation, proper
 
-    symmetry = Symmetry(rigid_group_of_features, point_features_action,
-                        output=accept_e2(compose_rigid_permutations),
-                        observe=lambda p: p.element,
-                        note="exact: (R, t, order) compose with the rigid motion and reordering",
-                        measure=lambda a, b: rigid_pose_mismatch(a, b))
+    @property
+    def symmetry(self) -> Symmetry:
+        """SE(d) × S_n (``proper``) or E(d) × S_n acting on the features and the pose."""
+        return self._symmetry if self.proper else self._symmetry_improper
+
+    _symmetry = Symmetry(rigid_group_of_features(True), point_features_action,
+                         output=compose_rigid_permutations,
+                         observe=lambda p: (p.element[0], masked_order(p.element[1], p.mask)),
+                         note="exact: (R, t, order) compose with the rigid motion and reordering",
+                         measure=lambda a, b: rigid_pose_mismatch(a, b))
+    _symmetry_improper = dataclasses.replace(_symmetry, group=rigid_group_of_features(False))
 
     def forward(self, feats: PointFeatures) -> Pose:
         perm = feats.perm if feats.perm is not None else self.perm(feats.scores, feats.mask)
@@ -172,9 +166,17 @@ class RigidPermutationPose(nn.Module):
                 new_rot = procrustes_rotation(c, target, _slot_mask(mask).to(c.dtype),
                                               proper=self.proper)
                 return self._pose(feats, perm, matrix, new_rot)
+        def invert(x: Any) -> Any:  # S·Rᵀ(x − t): the input in canonical pose
+            pos = x[0] if isinstance(x, (tuple, list)) else x
+            local = ((pos - t.to(pos.dtype)[:, None, :]) @ rot.to(pos.dtype)) * mask[
+                ..., None].to(pos.dtype)
+            if isinstance(x, (tuple, list)):
+                return (sort_rows(matrix, local), *sort_parts(matrix, tuple(x[1:])))
+            return sort_rows(matrix, local)
+
         return Pose(element=(homogeneous(rot, t), perm.element), apply=apply,
                     penalties=dict(perm.penalties), matrix=matrix, relaxed=perm.relaxed,
-                    frame=feats.rotation, refine=refine)
+                    frame=feats.rotation, mask=mask, invert=invert, refine=refine)
 
 
 def _coords(canonical: Any, d: int) -> Tensor:

@@ -169,9 +169,21 @@ def _infer_dtype(f: Callable, x: Any) -> torch.dtype:
         for p in f.parameters():
             if p.is_floating_point():
                 return p.dtype
-    floats = [x] if isinstance(x, Tensor) else _leaves(x, "x", lenient=True)
-    ref = floats[0] if floats else None
-    return ref.dtype if ref is not None and ref.is_floating_point() else torch.float64
+    ref = _first_float(x)
+    return ref.dtype if ref is not None else torch.float64
+
+
+def _first_float(x: Any) -> Tensor | None:
+    """The first floating-point tensor in a (nested) input, in its own dtype."""
+    if isinstance(x, Tensor):
+        return x if x.is_floating_point() else None
+    parts = (list(x.values()) if isinstance(x, Mapping) else list(x)
+             if isinstance(x, (tuple, list)) else [])
+    for part in parts:
+        found = _first_float(part)
+        if found is not None:
+            return found
+    return None
 
 
 def elements_to_test(group: Group, n_elements: int = 5, *,
