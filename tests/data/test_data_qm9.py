@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from quotient.data import QM9_PROPERTIES, load_qm9
-from quotient.data.qm9 import parse_qm9_csv, qm9pack_files
+from quotient.data.qm9 import HARTREE_EV, QM9_ELEMENTS, parse_qm9_csv, qm9_split, qm9pack_files
 from quotient.errors import DataError
 
 HEADER = ["XYZ_file", "Index", "SMILES", "InChi", "N_atoms", "Stoichiometry", "Elements",
@@ -145,6 +145,47 @@ def test_missing_sources(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
         load_qm9(cache_dir=tmp_path)
     with pytest.raises(ValueError, match="limit must be a positive integer"):
         load_qm9(root=tmp_path, limit=0)
+
+
+def test_qm9_split_centres_encodes_and_converts(qm9_folder: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    split = qm9_split(2, 1, seed=5, root=qm9_folder, cache_dir=cache)
+    pos, elements = split.train
+    assert pos.shape == (2, 29, 3) and elements.shape == (2, 29) and split.test[0].shape[0] == 1
+    real = elements >= 0
+    # centred on the real atoms, zero on padding
+    centre = (pos * real[..., None]).sum(1) / real.sum(1, keepdim=True)
+    assert torch.allclose(centre, torch.zeros(2, 3), atol=1e-6) and not pos[~real].any()
+    # element indices into QM9_ELEMENTS: the three molecules' atoms, in their file order
+    every = torch.cat([elements, split.test[1]])
+    numbers = torch.tensor(QM9_ELEMENTS)[every.clamp_min(0)] * (every >= 0)
+    mols = load_qm9(root=qm9_folder, cache_dir=cache)
+    assert sorted(numbers.tolist()) == sorted(mols.atomic_numbers.tolist())
+    # the whole split is a permutation of the molecules; energies in eV, other columns as is
+    y = torch.cat([split.y_train, split.y_test])
+    gap = QM9_PROPERTIES.index("HOMO_LUMO_gap_au")
+    assert sorted(y.tolist()) == pytest.approx(sorted(
+        (mols.properties[:, gap] * HARTREE_EV).float().tolist()))
+    dipole = qm9_split(2, 1, seed=5, property="Dipole_debye", root=qm9_folder, cache_dir=cache)
+    assert sorted(torch.cat([dipole.y_train, dipole.y_test]).tolist()) == [13.0, 23.0, 160.0]
+    # seeded: the same seed, the same split; all seeds draw without repetition
+    again = qm9_split(2, 1, seed=5, root=qm9_folder, cache_dir=cache)
+    assert torch.equal(again.train[0], pos) and torch.equal(again.y_test, split.y_test)
+    with pytest.raises(DataError, match="exceeds the 3 QM9 molecules"):
+        qm9_split(3, 1, root=qm9_folder, cache_dir=cache)
+
+
+def test_qm9_split_names_the_fix_when_qm9_is_absent(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(DataError, match="QM9 files not found"):
+        qm9_split(1, 1, root=tmp_path, cache_dir=tmp_path)
+
+    def absent(name: str) -> None:
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", absent)
+    with pytest.raises(DataError, match=r"pip install 'quotient\[qm9\]'"):
+        qm9_split(1, 1, cache_dir=tmp_path)
 
 
 def _qm9pack_installed() -> bool:

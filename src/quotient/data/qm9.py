@@ -33,8 +33,8 @@ from quotient.errors import DataError, MissingDataError, MissingDependencyError
 from ._io import atomic_save_npz, default_cache_dir
 
 __all__ = [
-    "QM9_MAX_ATOMS", "QM9_PROPERTIES", "Molecules", "load_qm9", "parse_qm9_csv", "parse_qm9_xyz",
-    "qm9pack_files",
+    "HARTREE_EV", "QM9_ELEMENTS", "QM9_MAX_ATOMS", "QM9_PROPERTIES", "Molecules", "QM9Split",
+    "load_qm9", "parse_qm9_csv", "parse_qm9_xyz", "qm9_split", "qm9pack_files",
 ]
 
 QM9_MAX_ATOMS = 29
@@ -47,6 +47,10 @@ QM9_PROPERTIES: tuple[str, ...] = (
     "Heatcapacity_Cv_cal_mol_K",
 )
 ATOMIC_NUMBERS = {"H": 1, "C": 6, "N": 7, "O": 8, "F": 9}
+QM9_ELEMENTS: tuple[int, ...] = (1, 6, 7, 8, 9)
+"""Atomic numbers of the element indices of :func:`qm9_split` (H C N O F)."""
+HARTREE_EV = 27.211386
+"""Electronvolts per hartree."""
 _INSTALL = "install it with: pip install 'quotient[qm9]'"
 _FORMAT_VERSION = 1
 
@@ -265,3 +269,64 @@ def load_qm9(
         property_names=QM9_PROPERTIES,
         index=torch.from_numpy(arrays["index"]),
     )
+
+
+@dataclass(frozen=True)
+class QM9Split:
+    """A random training / test split of QM9 for learning.
+
+    Attributes:
+        train, test: model inputs ``(positions, elements)``: positions float32 ``(N, A, 3)``
+            in Å, centred on the molecule's atoms (0 on padding); elements int64 ``(N, A)``,
+            indices into :data:`QM9_ELEMENTS`, −1 on padding.
+        y_train, y_test: the property, float32 ``(N,)`` (energies in eV, other columns in the
+            units of :data:`QM9_PROPERTIES`).
+        property: its column name.
+    """
+
+    train: tuple[Tensor, Tensor]
+    test: tuple[Tensor, Tensor]
+    y_train: Tensor
+    y_test: Tensor
+    property: str
+
+
+def qm9_split(n_train: int, n_test: int, *, seed: int = 0,
+              property: str = "HOMO_LUMO_gap_au",
+              root: str | os.PathLike[str] | None = None,
+              cache_dir: str | os.PathLike[str] | None = None) -> QM9Split:
+    """``n_train + n_test`` molecules drawn at random (``torch.randperm`` seeded by ``seed``),
+    the first ``n_train`` for training.
+
+    Energies (columns ending in ``_au`` other than ``R2``) are converted from hartree to eV.
+    Each molecule is centred on its atoms: translation is a symmetry, and centring only keeps
+    the float32 rounding of the coordinates small. ``root`` and ``cache_dir`` are passed to
+    :func:`load_qm9`.
+
+    Raises:
+        DataError: QM9 is not available (the message names the install command), or has
+            fewer than ``n_train + n_test`` molecules.
+    """
+    try:
+        mols = load_qm9(root=root or None, cache_dir=cache_dir)
+    except ImportError as exc:
+        raise DataError("QM9 is not installed: install the optional extra with pip install "
+                        "'quotient[qm9]', or give a folder holding qm9_part*.csv or "
+                        "dsgdb9nsd_*.xyz files (an experiment's data_root=FOLDER)") from exc
+    except FileNotFoundError as exc:
+        raise DataError(f"QM9 files not found: {exc}") from exc
+    n = n_train + n_test
+    if n > len(mols):
+        raise DataError(f"n_train + n_test = {n} exceeds the {len(mols)} QM9 molecules")
+    pick = torch.randperm(len(mols), generator=torch.Generator().manual_seed(seed))[:n]
+    lookup = torch.full((max(QM9_ELEMENTS) + 1,), -1, dtype=torch.long)
+    lookup[list(QM9_ELEMENTS)] = torch.arange(len(QM9_ELEMENTS))
+    elements = lookup[mols.atomic_numbers[pick]]
+    y = mols.property(property)[pick].float()
+    if property.endswith("_au") and "R2" not in property:
+        y = y * HARTREE_EV
+    pos = mols.positions[pick]
+    real = (elements >= 0)[..., None].float()
+    pos = (pos - (pos * real).sum(1, keepdim=True) / real.sum(1, keepdim=True)) * real
+    return QM9Split((pos[:n_train], elements[:n_train]), (pos[n_train:], elements[n_train:]),
+                    y[:n_train], y[n_train:], property)

@@ -1,5 +1,6 @@
-"""Metrics for sets, point clouds and molecules: element and set accuracy, RMSD, and the
-equivariance of rigid and permutation poses.
+"""Metrics for sets, point clouds and molecules: element and set accuracy, RMSD, the
+reconstruction figures of a molecule autoencoder, and the equivariance of rigid and
+permutation poses.
 
 Pose functions return ``(homogeneous (N, 4, 4), order (N, n))`` as
 :class:`~quotient.nn.pose_rigid.RigidPermutationPose` does, for the product group
@@ -20,6 +21,7 @@ from ..groups import rotation_part, translation_part
 
 __all__ = [
     "element_accuracy",
+    "molecule_reconstruction_metrics",
     "permutation_recovery",
     "rigid_pose_errors",
     "rmsd",
@@ -62,6 +64,27 @@ def rmsd(reconstruction: Tensor, target: Tensor, mask: Tensor | None = None) -> 
         return sq.mean(dim=1).sqrt()
     m = mask.double()
     return ((sq * m).sum(1) / m.sum(1).clamp_min(1.0)).sqrt()
+
+
+@torch.no_grad()
+def molecule_reconstruction_metrics(model: torch.nn.Module, x: tuple[Tensor, Tensor],
+                                    batch_size: int = 100) -> dict[str, float]:
+    """Reconstruction figures of a molecule autoencoder on ``x = (positions (N, A, 3),
+    elements (N, A))`` (−1 = padding), evaluated in chunks in ``eval()`` mode; the
+    reconstruction ``(N, A, 3 + E + 1)`` holds coordinates, then element probabilities.
+
+    Returns ``rmsd`` (the per-molecule :func:`rmsd` over real atoms, mean over molecules, in
+    Å), ``rmsd_median`` and ``type_acc`` (share of real atoms whose most likely element is
+    right).
+    """
+    pos, types = x
+    model.eval()
+    rec = torch.cat([model((pos[i:i + batch_size], types[i:i + batch_size])).reconstruction
+                     for i in range(0, pos.shape[0], batch_size)])
+    real = types >= 0
+    dev = rmsd(rec[..., :3], pos, real)
+    return {"rmsd": float(dev.mean()), "rmsd_median": float(dev.median()),
+            "type_acc": float((rec[..., 3:].argmax(-1) == types)[real].double().mean())}
 
 
 Pose = Callable[[Any], tuple[Tensor, Tensor]]

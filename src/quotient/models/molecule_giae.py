@@ -1,0 +1,109 @@
+"""The group-invariant autoencoder for molecules: E(3) × S_n acting on ``(positions, elements)``.
+
+    z, y = η(x)          an EGNN over all atom pairs (element embeddings, never the atom index)
+                         gives invariant per-atom features; the anchor frame, its reflection
+                         fixed by a pseudoscalar (E(3)), gives invariant frame coordinates;
+                         per-atom scores sort the atoms (SoftSort) and ``z`` is read from them
+                         (:class:`~quotient.nn.points.PointCloudEncoder`)
+    ĉ = δ(z)             ``A`` canonical slots of (x, y, z, p(element), p(none))
+    x̂ = Sᵀ(R ĉ + t)      Procrustes rotation (reflections allowed), centroid, atom order
+                         (:class:`~quotient.nn.pose_rigid.RigidPermutationPose`)
+
+Loss: mean squared error of the real atoms' coordinates (Å², per coordinate) +
+``type_weight`` × the negative log-likelihood of the elements (padding must decode to "none")
++ ``entropy_weight`` × the SoftSort entropy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import torch
+from torch import Tensor, nn
+
+from ..nn.points import PointCloudEncoder
+from ..nn.pose_perm import PermutationPose
+from ..nn.pose_rigid import RigidPermutationPose
+from ..nn.sets import SetDecoder
+from .giae import GIAE
+
+__all__ = ["MoleculeDecoder", "molecule_giae", "molecule_loss", "observed_molecule"]
+
+
+class MoleculeDecoder(nn.Module):
+    """``z (B, d) -> (B, A, 3 + E + 1)``: coordinates, then a distribution over the ``E``
+    elements and "none" (an empty slot)."""
+
+    def __init__(self, latent_dim: int, n_atoms: int, n_elements: int, hidden: int) -> None:
+        super().__init__()
+        self.net = SetDecoder(latent_dim, n_atoms, 3 + n_elements + 1, hidden=hidden)
+
+    def forward(self, z: Tensor) -> Tensor:
+        out = self.net(z)
+        return torch.cat([out[..., :3], torch.softmax(out[..., 3:], dim=-1)], dim=-1)
+
+
+def molecule_loss(type_weight: float, n_elements: int
+                  ) -> Callable[[Tensor, tuple[Tensor, Tensor]], Tensor]:
+    """``(reconstruction (B, A, 3 + E + 1), (positions (B, A, 3), elements (B, A))) -> loss``:
+    ``Σ_real |x̂_i − x_i|² / (3 · #real) + type_weight · mean_i −log p̂_i(element_i)``, with
+    padding (element −1) scored as "none"."""
+    def loss(rec: Tensor, x: tuple[Tensor, Tensor]) -> Tensor:
+        pos, types = x
+        real = types >= 0
+        sq = (rec[..., :3] - pos).pow(2).sum(-1)
+        coord = (sq * real).sum() / real.sum() / 3
+        target = torch.where(real, types, torch.full_like(types, n_elements))
+        prob = rec[..., 3:].gather(-1, target[..., None])[..., 0]
+        return coord + type_weight * -torch.log(prob.clamp_min(1e-9)).mean()
+    return loss
+
+
+def observed_molecule(reconstruction: Tensor, pose: Any = None) -> tuple[Tensor, Tensor]:
+    """What the symmetry report compares of a reconstruction: ``(coordinates, element
+    probabilities)``, the first moved by the rigid motion, both reordered with the atoms.
+
+    Padding slots (``pose.mask`` false, when the pose gives the mask) hold the centroid of the
+    real atoms and no probabilities: which padding slot holds which empty atom is arbitrary,
+    and the centroid moves with the molecule whichever slot it sits in, so only the real atoms
+    are compared.
+    """
+    coords, probs = reconstruction[..., :3], reconstruction[..., 3:]
+    mask = getattr(pose, "mask", None)
+    if mask is None:
+        return coords, probs
+    m = mask[..., None].to(coords.dtype)
+    centroid = (coords * m).sum(1, keepdim=True) / m.sum(1, keepdim=True).clamp_min(1.0)
+    return coords * m + centroid * (1 - m), probs * m
+
+
+def molecule_giae(*, n_atoms: int = 29, n_elements: int = 5, latent_dim: int = 32,
+                  hidden: int = 32, egnn_layers: int = 3,
+                  z_from: Literal["sorted", "pooled"] = "sorted", code_hidden: int = 128,
+                  decoder_hidden: int = 256, type_weight: float = 1.0,
+                  entropy_weight: float = 0.025,
+                  perm_mode: Literal["soft", "straight_through", "hard"] = "straight_through"
+                  ) -> GIAE:
+    """The E(3) × S_n GIAE for molecules of up to ``n_atoms`` atoms of ``n_elements`` elements
+    (initialised from torch's global generator: build it inside
+    :func:`~quotient.train.seeded`).
+
+    Args:
+        z_from: ``"sorted"`` (``z = MLP(S·[y, h])``, the frame coordinates and atom features in
+            the canonical order, padding last) or ``"pooled"`` (``z = ρ(Σ_i φ(y_i, h_i))``).
+        hidden, egnn_layers: EGNN width and depth; code_hidden: the code MLP;
+            decoder_hidden: the decoder.
+        type_weight, entropy_weight: weights of the element likelihood and SoftSort entropy.
+        perm_mode: SoftSort in training (``"straight_through"``: exact permutation forward).
+    """
+    perm = PermutationPose(mode=perm_mode)
+    encoder = PointCloudEncoder(latent_dim, n_atoms, n_types=n_elements, hidden=hidden,
+                                egnn_layers=egnn_layers, z_from=z_from, z_hidden=code_hidden,
+                                proper=False, perm=perm)
+    return GIAE(encoder, RigidPermutationPose(perm, rotation="procrustes", proper=False),
+                MoleculeDecoder(latent_dim, n_atoms, n_elements, decoder_hidden),
+                reconstruction_loss=molecule_loss(type_weight, n_elements),
+                penalty_weights={"perm_entropy": entropy_weight},
+                # the encoder's input action moves the coordinates and reorders the rest
+                reconstruction_action=(encoder.symmetry.input, observed_molecule))
