@@ -19,16 +19,26 @@ from typing import Any
 def run_experiment(name: str, cfg: Any) -> dict[str, Any]:
     """Train experiment ``name`` with ``cfg`` in a temporary run directory; its metrics plus
     the configuration, wall time and machine load before and after."""
-    from quotient.experiments import get
+    from quotient.experiments import ExperimentResult, get
     from quotient.train import RunDir
 
     load_before = os.getloadavg()
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as tmp:
-        metrics = get(name).run(cfg, RunDir(Path(tmp) / "run"), False)
+        result = get(name).run(cfg, RunDir(Path(tmp) / "run"), False)
+    metrics = result.metrics if isinstance(result, ExperimentResult) else result
     return {"experiment": name, "config": dataclasses.asdict(cfg), "metrics": metrics,
             "wall_seconds": time.perf_counter() - started,
             "load_average_before": load_before, "load_average_after": os.getloadavg()}
+
+
+def metric(metrics: dict[str, Any], name: str, *older: str) -> Any:
+    """``metrics[name]``, or the first of its ``older`` names that a results file written before
+    a rename holds (e.g. ``inv_err_exact``, formerly ``inv_err``); NaN if none is there."""
+    for key in (name, *older):
+        if key in metrics:
+            return metrics[key]
+    return float("nan")
 
 
 def write_results(path: Path, payload: dict[str, Any]) -> None:
