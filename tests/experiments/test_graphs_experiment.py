@@ -93,14 +93,15 @@ def test_evaluate_reproduces_the_run(cli_run):
 
 def test_untrained_model_is_invariant_and_exactly_equivariant_on_rigid_graphs():
     """float64, graphs with up to 6 nodes: z is invariant on every graph; pose and
-    reconstruction move exactly with the input on the 8 graphs without automorphisms, and
-    not on the others (several node orders are canonical there)."""
+    reconstruction move exactly with the input on the 10 graphs without automorphisms (8 with
+    six nodes, the empty graph, the single node), and not on the others (several node orders
+    are canonical there)."""
     cfg = _tiny(dtype="float64", max_nodes=6)
     split = load_data(cfg)
     with one_thread():
         m = evaluate_model(RECIPE, cfg, build_model(cfg), split)
     assert m["inv_err_exact"] < 1e-12 and m["canonical_agreement"] == 1.0
-    assert m["knn_acc"] == 1.0 and m["rigid_graphs"] == 8
+    assert m["knn_acc"] == 1.0 and m["rigid_graphs"] == 10
     assert m["pose_err_exact_order_rigid"] == 0.0 and m["rec_err_exact_rigid"] < 1e-10
     assert m["pose_err_exact_order_mean"] > 0.5  # all graphs: automorphisms make it ambiguous
 
@@ -145,11 +146,14 @@ def test_rigid_graphs_are_exactly_the_atlas_graphs_without_automorphisms():
     adj, n_nodes, _ = atlas_graphs()
     mask = torch.arange(7)[None, :] < n_nodes[:, None]
     rigid = rigid_graphs(adj, mask)
-    # padded to 7 slots, a graph with two or more padding slots can swap them: only graphs
-    # with 6 or 7 nodes and no automorphism of their own are rigid
-    truth = torch.tensor([g.number_of_nodes() >= 6 and len(list(itertools.islice(
-        GraphMatcher(g, g).isomorphisms_iter(), 2))) == 1 for g in nx.graph_atlas_g()])
-    assert torch.equal(rigid, truth) and int(rigid.sum()) == 160
+    truth = torch.tensor([len(list(itertools.islice(GraphMatcher(g, g).isomorphisms_iter(),
+                                                     2))) == 1 for g in nx.graph_atlas_g()])
+    assert torch.equal(rigid, truth) and int(rigid.sum()) == 162  # sound and, here, complete
+    # padding is left out: the same graphs padded to 9 slots, or with edges to padding
+    padded = torch.zeros(ATLAS_SIZE, 9, 9)
+    padded[:, :7, :7] = adj
+    padded[:, 7, :], padded[:, :, 7] = 1.0, 1.0
+    assert torch.equal(rigid_graphs(padded, torch.arange(9)[None, :] < n_nodes[:, None]), rigid)
     # a property of the graph, not of its labelling
     sigma = SymmetricGroup(7).sample(ATLAS_SIZE, generator=torch.Generator().manual_seed(0))
     moved, moved_mask = permute_graph(sigma, (adj, mask))

@@ -1,17 +1,14 @@
 """graphs: an S_n-invariant autoencoder for graphs (A ↦ P A Pᵀ) on every graph with ≤ 7 nodes.
 
-Data (:func:`~quotient.data.graphs.graph_split`): ``atlas``, the 1,253 isomorphism classes of the
-graph atlas padded to 7 slots with a node mask, under random relabellings of all slots, tested
-on *held-out* relabellings; or ``sbm``, stochastic-block-model graphs. Model (``giae``,
-:class:`~quotient.models.graph_giae.GraphGIAE`): a second-order equivariant encoder, a node
-order by individualisation–refinement with SoftSort rows (the pose network trains at
-``pose_lr_scale`` × the rate; 0 keeps its random initialisation, already a canonical
-labelling), an MLP to canonical edge logits, ``x̂ = Sᵀ L̂ S``; BCE over real pairs + entropy.
-``classical``: the order-dependent :class:`~quotient.models.graph_giae.GraphMLPAutoencoder`,
-also trained after the GIAE for ``baseline_minutes`` (``baseline_*``). Metrics
-(:mod:`quotient.metrics.graphs`): edge and graph accuracy, ``knn_acc`` (isomorphism
-retrieval), ``canonical_agreement``, the symmetry report and its pose and reconstruction errors
-on the graphs without automorphisms (``*_rigid``), the only ones with a unique node order.
+Data (:func:`~quotient.data.graphs.graph_split`): the 1,253 atlas graphs padded to 7 slots,
+under random relabellings of all slots, tested on held-out relabellings (``atlas``), or SBM
+graphs. Model: :class:`~quotient.models.graph_giae.GraphGIAE` (``giae``; its pose network
+trains at ``pose_lr_scale`` × the rate, 0 keeps its random initialisation, already a canonical
+labelling) or the order-dependent ``classical`` autoencoder, also trained after the GIAE for
+``baseline_minutes`` (``baseline_*``). Metrics (:mod:`quotient.metrics.graphs`): edge and graph
+accuracy, isomorphism retrieval (``knn_acc``), ``canonical_agreement``, the symmetry report and
+its pose and reconstruction errors on the graphs without automorphisms (``*_rigid``), the only
+ones whose node order is unique (``docs/giae_graphs.md``).
 """
 
 from __future__ import annotations
@@ -109,9 +106,8 @@ def build_model(cfg: GraphsConfig, split: Split | None = None) -> nn.Module:
     classical = cfg.model == "classical"
     with seeded(mix_seed(cfg.train.seed, "graphs-baseline" if classical else "graphs-init")):
         if classical:
-            model: nn.Module = GraphMLPAutoencoder(n, latent_dim=cfg.latent_dim,
-                                                   hidden=cfg.decoder_hidden,
-                                                   layers=cfg.decoder_layers)
+            model: nn.Module = GraphMLPAutoencoder(
+                n, latent_dim=cfg.latent_dim, hidden=cfg.decoder_hidden, layers=cfg.decoder_layers)
         else:
             model = GraphGIAE(n, mode=cfg.perm_mode, **{k: getattr(cfg, k) for k in (
                 "latent_dim", "channels", "layers", "pose_channels", "pose_layers", "walks",

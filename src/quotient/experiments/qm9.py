@@ -3,7 +3,7 @@ and transfer of its encoder to property prediction.
 
 Needs the optional extra ``qm9`` (``pip install 'quotient[qm9]'``) or a folder with the QM9
 files (``data_root``); data: :func:`~quotient.data.qm9.qm9_split`. Model
-(:func:`~quotient.models.molecule_giae.molecule_giae`): an EGNN, the anchor frame with the
+(:func:`~quotient.models.qm9_giae.qm9_giae`): an EGNN, the anchor frame with the
 reflection fixed by a pseudoscalar, SoftSort atom order, ``z`` from the sorted frame
 coordinates and atom features, a decoder to 29 slots of coordinates and element probabilities,
 the Procrustes pose; loss: coordinate MSE + element NLL + 0.025 × SoftSort entropy.
@@ -26,7 +26,7 @@ from torch import nn
 
 from ..data.qm9 import QM9_ELEMENTS, qm9_split
 from ..metrics.sets import molecule_reconstruction_metrics
-from ..models.molecule_giae import molecule_giae
+from ..models.qm9_giae import qm9_giae
 from ..models.transfer import PropertyModel, fit_property_head
 from ..plots import plot_learning_curves
 from ..train import RunDir, TrainConfig, mix_seed, seeded
@@ -99,7 +99,7 @@ def build_model(cfg: QM9Config, split: Split | None = None) -> nn.Module:
     """The E(3) × S_n GIAE with weights seeded by ``cfg.train.seed``."""
     n_atoms = 29 if split is None else int(split.train[0].shape[1])
     with seeded(mix_seed(cfg.train.seed, "qm9-init")):
-        return molecule_giae(n_atoms=n_atoms, n_elements=len(QM9_ELEMENTS), **{
+        return qm9_giae(n_atoms=n_atoms, n_elements=len(QM9_ELEMENTS), **{
             k: getattr(cfg, k) for k in ("latent_dim", "hidden", "egnn_layers", "z_from",
                                          "code_hidden", "decoder_hidden", "type_weight",
                                          "entropy_weight", "perm_mode")})
