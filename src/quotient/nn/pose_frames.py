@@ -179,13 +179,36 @@ def anchor_frame(x: Tensor, mask: Tensor | None = None, *, proper: bool = True,
     t = centroid(x, mask)
     u = x - t[:, None, :]
     r2 = (u * u).sum(-1)
-    key1 = r2 if priority is None else r2 + priority
+    key1 = _plane_anchor_key(u, r2, mask) if x.shape[-1] == 2 and proper else r2
+    key1 = key1 if priority is None else key1 + priority
     v1 = _pick(u, key1, mask)
     e1 = _normalise(v1)
     along = (u @ e1[:, :, None])[..., 0]
     off_axis = r2 - along**2
     v2 = _pick(u, off_axis, mask)
     return gram_schmidt(v1, v2, proper=proper, points=u, mask=mask), t
+
+
+HANDED = 4.0
+"""Weight of the handed term in the anchor key of SE(2) frames (:func:`_plane_anchor_key`)."""
+
+
+def _plane_anchor_key(u: Tensor, r2: Tensor, mask: Tensor) -> Tensor:
+    """The key of the anchor of an SE(2) frame: ``r²_a + HANDED · r_max · h_a`` with the handed
+    moment ``h_a = Σ_j (ê_a × u_j) r²_j / Σ_j r²_j`` (``×`` the 2-d cross product).
+
+    Two mirror-image candidates (the ends of a T) tie in ``r²`` but give mirror-image (not
+    rotated) frame coordinates, which no proper rotation relates; ``h`` has opposite signs for
+    them, so the anchor is the same end of the shape whatever the noise. ``h`` is invariant
+    under rotations and translations and moves with the points under permutations; candidates
+    related by a rotation symmetry of the shape (the corners of a square) keep equal keys."""
+    m = mask.to(u.dtype)
+    e = _unit_or_first_axis(u)  # guarded: a point at the centroid has no direction
+    cross = e[:, :, None, 0] * u[:, None, :, 1] - e[:, :, None, 1] * u[:, None, :, 0]
+    h = (cross * (r2 * m)[:, None, :]).sum(-1) / (r2 * m).sum(-1, keepdim=True).clamp_min(
+        torch.finfo(u.dtype).tiny)
+    rmax = _sqrt(r2.masked_fill(~mask, 0.0).amax(dim=1, keepdim=True))
+    return r2 + HANDED * rmax * h
 
 
 def _smooth_cutoff(d: Tensor) -> Tensor:
@@ -307,7 +330,8 @@ def anchor_candidates(x: Tensor, mask: Tensor | None = None, *, proper: bool = T
     t = centroid(x, mask)
     u = (x - t[:, None, :]) * mask[..., None].to(x.dtype)
     r2 = (u * u).sum(-1)
-    key1 = r2 if priority is None else r2 + priority
+    key1 = _plane_anchor_key(u, r2, mask) if no_second else r2
+    key1 = key1 if priority is None else key1 + priority
     # anchor choices a (axis 1) and, for every anchor, the off-axis distances of the points j
     e1 = _normalise(u)
     along = e1 @ u.transpose(1, 2)  # (B, a, j) = e₁(a) · u_j
