@@ -89,6 +89,11 @@ def test_evaluate_reproduces_the_run(cli_run):
     for key in ("edge_acc", "graph_acc", "rec_bce", "knn_acc", "inv_err_exact"):
         assert again[key] == pytest.approx(metrics[key], rel=1e-12), key
     assert not any(k.startswith("baseline_") for k in again)  # companions are not re-trained
+    import quotient
+
+    loaded = quotient.load(cli_run)  # rebuilt from the run folder alone
+    with one_thread():
+        assert loaded.report().metrics["inv_err_exact"] == metrics["inv_err_exact"]
 
 
 def test_untrained_model_is_invariant_and_exactly_equivariant_on_rigid_graphs():
