@@ -13,6 +13,7 @@ EXPERIMENTS: dict[str, str] = {
     "shifted-signals": "quotient.experiments.shifted_signals",
     "digit-sets": "quotient.experiments.digit_sets",
     "tetris": "quotient.experiments.tetris",
+    "tetrominoes": "quotient.experiments.tetrominoes",
     "qm9": "quotient.experiments.qm9",
     "graphs": "quotient.experiments.graphs",
 }
