@@ -27,9 +27,9 @@ from ..metrics.sets import element_accuracy, set_accuracy
 from ..metrics.symmetry import apply_batched
 from ..models import GIAE
 from ..models.baselines import AutoEncoder
+from ..models.builders import set_giae
 from ..models.losses import autoencoder_loss, categorical_nll
-from ..nn.pose_perm import PermutationPose
-from ..nn.sets import SetDecoder, SetEncoder, mlp
+from ..nn.sets import SetDecoder, mlp
 from ..plots import plot_learning_curves
 from ..train import (
     TrainConfig,
@@ -53,27 +53,12 @@ def _default_train() -> TrainConfig:
 
 @dataclass
 class DigitSetsConfig:
-    """Settings of digit-sets.
-
-    Attributes:
-        train: training-loop settings; the learning rate follows a cosine over ``max_steps`` or
-            ``time_limit_minutes``, whichever runs out first.
-        set_size, n_classes: elements per multiset and digit classes.
-        n_train, n_test: training and held-out multisets (drawn with different seeds).
-        latent_dim: size of z (16: room for the digit counts, 9 free numbers, but not for an
-            ordered sequence of 20 digits; the reference code uses 8).
-        hidden: width of the element network φ; encoder_layers: equivariant layers after it.
-        encoder: ``"deepsets"`` or ``"attention"``.
-        decoder: ``"mlp"`` (one MLP to all slots) or ``"query"`` (a shared MLP per slot).
-        decoder_hidden, decoder_layers: size of the decoder.
-        perm_mode: SoftSort relaxation in training (``"soft"``, ``"straight_through"``, ``"hard"``).
-        tau: SoftSort temperature; entropy_weight: weight of the row/column entropy penalty.
-        eval_samples: held-out multisets evaluated after every epoch (learning curve).
-        check_samples: held-out multisets for the symmetry report.
-        baseline_minutes: training time of the classical autoencoder (0: skip it).
-        threads: CPU threads per process (0: torch's default); small models run fastest on one.
-        dtype: ``"float32"`` or ``"float64"``.
-    """
+    """Settings of digit-sets: ``train`` (a cosine over ``max_steps`` or
+    ``time_limit_minutes``, whichever runs out first), the multisets (``set_size``,
+    ``n_classes``, ``n_train``, ``n_test``), the model (see
+    :func:`~quotient.models.builders.set_giae`; ``latent_dim`` 16 has room for the digit counts
+    but not for an ordered sequence), ``eval_samples`` per epoch, ``check_samples`` for the
+    symmetry report, ``baseline_minutes`` for the classical autoencoder (0: skip it)."""
 
     train: TrainConfig = field(default_factory=_default_train)
     set_size: int = 20
@@ -112,14 +97,12 @@ def load_data(cfg: DigitSetsConfig) -> Split:
 def build_model(cfg: DigitSetsConfig, split: Split | None = None) -> GIAE:
     """The GIAE with weights from a generator seeded by ``cfg.train.seed``."""
     with seeded(mix_seed(cfg.train.seed, "digit-sets-init")):
-        model = GIAE(
-            SetEncoder(cfg.n_classes, cfg.latent_dim, hidden=cfg.hidden, layers=cfg.encoder_layers,
-                       kind=cfg.encoder),
-            PermutationPose(tau=cfg.tau, mode=cfg.perm_mode),
-            SetDecoder(cfg.latent_dim, cfg.set_size, cfg.n_classes, hidden=cfg.decoder_hidden,
-                       layers=cfg.decoder_layers, kind=cfg.decoder, output="softmax"),
-            reconstruction_loss=categorical_nll,
-            penalty_weights={"perm_entropy": cfg.entropy_weight})
+        model = set_giae(cfg.n_classes, cfg.set_size, latent_dim=cfg.latent_dim,
+                         hidden=cfg.hidden, layers=cfg.encoder_layers, encoder=cfg.encoder,
+                         decoder_hidden=cfg.decoder_hidden, decoder_layers=cfg.decoder_layers,
+                         decoder=cfg.decoder, output="softmax", tau=cfg.tau,
+                         perm_mode=cfg.perm_mode, entropy_weight=cfg.entropy_weight,
+                         reconstruction_loss=categorical_nll)
     return model.to(getattr(torch, cfg.dtype))
 
 

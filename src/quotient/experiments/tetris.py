@@ -28,10 +28,7 @@ from ..metrics import SymmetryReport
 from ..metrics.representation import knn_accuracy
 from ..metrics.symmetry import apply_batched
 from ..models import GIAE
-from ..nn.points import PointCloudEncoder
-from ..nn.pose_perm import PermutationPose
-from ..nn.pose_rigid import RigidPermutationPose
-from ..nn.sets import SetDecoder
+from ..models.builders import point_giae
 from ..train import TrainConfig, check_ranges, mix_seed, seeded
 from .recipe import GIAERecipe, Split, giae_experiment
 
@@ -47,39 +44,14 @@ def _default_train() -> TrainConfig:
 
 @dataclass
 class TetrisConfig:
-    """Settings of tetris.
-
-    Attributes:
-        train: training-loop settings; the learning rate follows a cosine over ``max_steps`` or
-            ``time_limit_minutes``, whichever runs out first.
-        n_train, n_test: training and held-out samples (different seeds).
-        noise, translation_std: data noise σ and translation scale.
-        latent_dim: size of z (2 in the paper).
-        group: ``"SE3"`` (mirror images apart) or ``"E3"`` (mirror images identified).
-        z_from: ``"sorted"`` (MLP on the sorted frame coordinates) or ``"pooled"``.
-        egnn_layers: EGNN layers adding invariant per-point features (0: none).
-        hidden: width of the score (and EGNN) networks.
-        code_hidden: width of the code network; decoder_hidden, decoder_layers: the decoder.
-        rotation: ``"procrustes"`` (refined, optimal) or ``"frame"`` (Gram–Schmidt frame only).
-        frame_blend: relative tie margin of the anchor frame, in ``[0, 1)``: the code is
-            blended over the anchor choices within this margin, so it stays continuous (and
-            float32-invariant) at near-ties of the farthest point and of the point farthest from
-            the axis; 0 uses the single argmax frame (see :func:`~quotient.nn.pose_rigid.
-            anchor_candidates`). Costs one code evaluation per candidate frame (2.7 per shape
-            on average: ~1.9x the training step time).
-        frame_blend_train: blend in training too; ``False`` blends only at evaluation (training
-            as fast as the single frame, a slightly worse ``rec_mse``).
-        frame_second: the second anchor point: ``"axis_anchor"`` (far from the axis and from
-            the first point, handed) leaves only ties between symmetric points; ``"axis"``
-            (farthest from the axis) also ties mirror-image points of the corner shape and
-            the two middle points of the zigzag, whose blended codes cannot match.
-        perm_mode, tau, entropy_weight: the SoftSort permutation head.
-        eval_samples: held-out samples evaluated after every epoch.
-        probe_samples: training samples whose codes fit the kNN and linear probes.
-        check_samples: held-out samples for the symmetry report (its float64 pass: 500).
-        threads: CPU threads per process (0: torch's default).
-        dtype: ``"float32"`` or ``"float64"``.
-    """
+    """Settings of tetris: ``train`` (a cosine over ``max_steps`` or ``time_limit_minutes``,
+    whichever runs out first), the data (``n_train``, ``n_test``, ``noise``,
+    ``translation_std``), the model (:func:`~quotient.models.builders.point_giae`: ``group``
+    SE3 keeps the mirror images apart, E3 identifies them; ``frame_blend`` blends the code over
+    anchor choices within that relative tie margin, ``frame_second`` the second anchor's key,
+    ``rotation`` procrustes or frame), the SoftSort head (``perm_mode``, ``tau``,
+    ``entropy_weight``), and how much is evaluated (``eval_samples`` per epoch,
+    ``probe_samples`` for the probes, ``check_samples`` for the symmetry report)."""
 
     train: TrainConfig = field(default_factory=_default_train)
     n_train: int = 100_000
@@ -119,19 +91,15 @@ class TetrisConfig:
 
 def build_model(cfg: TetrisConfig, split: Split | None = None) -> GIAE:
     """The point-cloud GIAE with weights from a generator seeded by ``cfg.train.seed``."""
-    proper = cfg.group == "SE3"
     with seeded(mix_seed(cfg.train.seed, "tetris-init")):
-        perm = PermutationPose(tau=cfg.tau, mode=cfg.perm_mode)
-        encoder = PointCloudEncoder(cfg.latent_dim, N_POINTS, hidden=cfg.hidden,
-                                    egnn_layers=cfg.egnn_layers, z_from=cfg.z_from,
-                                    z_hidden=cfg.code_hidden, proper=proper, perm=perm,
-                                    frame_blend=cfg.frame_blend,
-                                    blend_train=cfg.frame_blend_train,
-                                    second_point=cfg.frame_second)
-        decoder = SetDecoder(cfg.latent_dim, N_POINTS, 3, hidden=cfg.decoder_hidden,
-                             layers=cfg.decoder_layers)
-        model = GIAE(encoder, RigidPermutationPose(perm, rotation=cfg.rotation, proper=proper),
-                     decoder, penalty_weights={"perm_entropy": cfg.entropy_weight})
+        model = point_giae(N_POINTS, dim=3, group="SE" if cfg.group == "SE3" else "E",
+                           latent_dim=cfg.latent_dim, hidden=cfg.hidden,
+                           code_hidden=cfg.code_hidden, egnn_layers=cfg.egnn_layers,
+                           decoder_hidden=cfg.decoder_hidden, decoder_layers=cfg.decoder_layers,
+                           rotation=cfg.rotation, frame_blend=cfg.frame_blend,
+                           frame_blend_train=cfg.frame_blend_train, second_point=cfg.frame_second,
+                           z_from=cfg.z_from, tau=cfg.tau, perm_mode=cfg.perm_mode,
+                           entropy_weight=cfg.entropy_weight)
     return model.to(getattr(torch, cfg.dtype))
 
 

@@ -28,9 +28,10 @@ torch.Size([4, 8])
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal
 
-from torch import nn
+from torch import Tensor, nn
 
 from ..nn.points import PointCloudEncoder
 from ..nn.pose_perm import PermutationPose
@@ -64,18 +65,22 @@ class _TypeSoftmax(nn.Module):
 def set_giae(in_dim: int, max_elements: int, *, latent_dim: int = 16, hidden: int = 64,
              layers: int = 1, encoder: Literal["deepsets", "attention"] = "deepsets",
              decoder_hidden: int = 256, decoder_layers: int = 2,
+             decoder: Literal["mlp", "query"] = "mlp",
              output: Literal["linear", "softmax", "sigmoid"] = "linear", tau: float = 1.0,
-             perm_mode: PermMode = "straight_through", entropy_weight: float = 0.025) -> GIAE:
+             perm_mode: PermMode = "straight_through", entropy_weight: float = 0.025,
+             reconstruction_loss: Callable[[Tensor, Any], Tensor] | None = None) -> GIAE:
     """The S_n GIAE for sets of feature vectors ``(B, n, in_dim)``, ``n ≤ max_elements``.
 
     Encoder: DeepSets (or attention) layers, a pooled invariant code and per-element scores;
     pose: the SoftSort permutation of the scores; decoder: an MLP to ``max_elements`` canonical
-    slots (real elements first). ``output="softmax"`` for one-hot / categorical elements."""
+    slots (real elements first; ``decoder="query"``: one MLP shared by the slots).
+    ``output="softmax"`` with ``reconstruction_loss=categorical_nll`` for one-hot elements."""
     perm = PermutationPose(tau=tau, mode=perm_mode)
     return GIAE(SetEncoder(in_dim, latent_dim, hidden=hidden, layers=layers, kind=encoder),
                 perm,
                 SetDecoder(latent_dim, max_elements, in_dim, hidden=decoder_hidden,
-                           layers=decoder_layers, output=output),
+                           layers=decoder_layers, kind=decoder, output=output),
+                reconstruction_loss=reconstruction_loss,
                 penalty_weights={"perm_entropy": entropy_weight})
 
 
@@ -83,7 +88,9 @@ def point_giae(max_points: int, *, dim: Literal[2, 3] = 3, group: Literal["SE", 
                latent_dim: int = 16, n_types: int = 0, hidden: int = 64,
                code_hidden: int = 256, egnn_layers: int = 0, decoder_hidden: int = 256,
                decoder_layers: int = 2, rotation: Literal["procrustes", "frame"] = "procrustes",
-               frame_blend: float = 0.1, tau: float = 1.0,
+               frame_blend: float = 0.1, frame_blend_train: bool = True,
+               second_point: Literal["axis", "axis_anchor"] = "axis_anchor",
+               z_from: Literal["sorted", "pooled"] = "sorted", tau: float = 1.0,
                perm_mode: PermMode = "straight_through", entropy_weight: float = 0.025,
                type_weight: float = 1.0) -> GIAE:
     """The rigid-motion × S_n GIAE for point clouds in the plane or in space.
@@ -93,7 +100,9 @@ def point_giae(max_points: int, *, dim: Literal[2, 3] = 3, group: Literal["SE", 
     decoder also predicts each canonical slot's type. Encoder: the anchor frame of
     individualised points (blended over near-ties, so the code is continuous), frame
     coordinates sorted by SoftSort scores; decoder: an MLP to the canonical points; the
-    reconstruction is moved and reordered back, the rotation refined by Procrustes."""
+    reconstruction is moved and reordered back, the rotation refined by Procrustes. The frame
+    options are those of :class:`~quotient.nn.points.PointCloudEncoder` (``blend_train`` is
+    ``frame_blend_train``)."""
     if dim not in (2, 3):
         raise ValueError(f"point_giae: dim must be 2 or 3, got {dim}")
     if group not in ("SE", "E"):
@@ -101,9 +110,9 @@ def point_giae(max_points: int, *, dim: Literal[2, 3] = 3, group: Literal["SE", 
     proper = group == "SE"
     perm = PermutationPose(tau=tau, mode=perm_mode)
     encoder = PointCloudEncoder(latent_dim, max_points, n_types=n_types, hidden=hidden,
-                                egnn_layers=egnn_layers, z_hidden=code_hidden, proper=proper,
-                                perm=perm, frame_blend=frame_blend,
-                                second_point="axis_anchor", dim=dim)
+                                egnn_layers=egnn_layers, z_from=z_from, z_hidden=code_hidden,
+                                proper=proper, perm=perm, frame_blend=frame_blend,
+                                blend_train=frame_blend_train, second_point=second_point, dim=dim)
     width = dim + (n_types + 1 if n_types else 0)
     decoder: nn.Module = SetDecoder(latent_dim, max_points, width, hidden=decoder_hidden,
                                     layers=decoder_layers)
