@@ -134,3 +134,83 @@ def test_the_giae_symmetry_is_assembled_from_its_parts():
                               "pose: c4_vector_action, reconstruction: rot90_image}")
     plain = GIAE(torch.nn.Identity(), PermutationPose(), torch.nn.Identity())
     assert plain.symmetry is None  # an encoder without a declaration: nothing is promised
+
+
+# --- the contract's own helpers (scripts/mutation.py measures how well these are tested) ---
+
+
+def _perm(b: int = 2) -> torch.Tensor:
+    return torch.tensor([[1, 2, 0]] * b)
+
+
+def test_output_actions_follow_the_output_structure():
+    from functools import partial
+
+    from quotient.actions import permute_set
+    from quotient.groups import SymmetricGroup
+    from quotient.symmetry import act_on_output
+
+    g, z, v = _perm(), _x(2, 4), _x(2, 3, 2)
+    moved = permute_set(g, v)
+    out = act_on_output((None, permute_set), g, (z, v))
+    assert isinstance(out, tuple) and out[0] is z and torch.equal(out[1], moved)
+    out = act_on_output([None, permute_set], g, [z, v])
+    assert isinstance(out, list) and torch.equal(out[1], moved)
+    out = act_on_output({"z": None, "v": permute_set}, g, {"z": z, "v": v})
+    assert out["z"] is z and torch.equal(out["v"], moved)
+    assert act_on_output(None, g, v) is v
+    shifted = act_on_output(partial(lambda c, g, y: y + c, 1.0), g, v)  # any callable
+    assert torch.equal(shifted, v + 1.0)
+
+    sym = Symmetry(SymmetricGroup(3), permute_set, output=(None, permute_set),
+                   observe=lambda y: (y[0], y[1]))
+    assert torch.equal(sym.act_output(g, (z, v))[1], moved)
+    assert sym.observed((z, v, "extra")) == (z, v)
+    assert Symmetry(SymmetricGroup(3), permute_set).observed(v) is v
+    picked = lambda y: y[1]  # noqa: E731
+    changed = sym.with_output(permute_set, picked)
+    assert (changed.output, changed.observe) == (permute_set, picked)
+    assert (changed.group, changed.input) == (sym.group, sym.input)
+    assert sym.with_output(None).observe is None and sym.with_output(None).invariant
+
+
+def test_a_structure_mismatch_names_both_structures():
+    from quotient.actions import permute_set
+    from quotient.symmetry import act_on_output
+
+    g, v = _perm(), _x(2, 3, 2)
+    cases = [
+        ((None, permute_set), (v, v, v),
+         "the output actions describe 2 parts but the output is tuple of 3"),
+        ((None, permute_set), v,  # a batch of 2, as many as there are actions
+         "the output actions describe 2 parts but the output is Tensor"),
+        ({"z": None, "v": permute_set}, {"v": v},
+         "the output actions describe the keys ['v', 'z'] but the output has ['v']"),
+        ({"z": None, "v": permute_set}, v,
+         "the output actions describe the keys ['v', 'z'] but the output has "
+         "<class 'torch.Tensor'>"),
+    ]
+    for actions, y, message in cases:
+        with pytest.raises(TypeError) as info:
+            act_on_output(actions, g, y)
+        assert str(info.value) == message
+
+
+def test_symmetries_describe_themselves_in_one_line():
+    from functools import partial
+
+    from quotient.actions import permute_set
+    from quotient.groups import SymmetricGroup
+    from quotient.symmetry import describe_actions
+
+    def shift(g, y):
+        return y
+
+    unnamed = partial(shift)  # neither .name nor .__name__
+    assert describe_actions(None) == "invariant"
+    assert describe_actions((None, [permute_set, shift])) == "(invariant, (permute_set, shift))"
+    assert describe_actions({"z": None, "v": unnamed}) == "{z: invariant, v: partial}"
+    assert Symmetry(lambda x: SymmetricGroup(x.shape[1]), shift).describe() == \
+        "a group fixed by the input acting by shift; output: invariant"
+    assert Symmetry(SymmetricGroup(3), unnamed, output=permute_set).describe() == \
+        "S3 acting by an action; output: permute_set"
