@@ -219,3 +219,42 @@ def test_self_check_catches_a_wrong_basis(monkeypatch):
     so3 = SO3()
     with pytest.raises(SelfCheckError):
         solve_equivariant(so3.rep(), so3.rep())
+
+
+def _rescaled(rep: Representation, scale: float) -> Representation:
+    """The same representation with its Lie-algebra basis multiplied by ``scale`` (still a
+    basis of the same algebra, so the same equivariant maps)."""
+    return Representation(rep.group, rep.dim, f"{rep.name}·{scale:g}", rep._matrices,
+                          lambda: scale * rep.lie_generators())
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1e-6, 1e6])
+def test_a_rescaled_lie_algebra_basis_gives_the_same_subspace(scale):
+    """The rank tolerance is relative to the largest singular value of the constraints: a
+    basis of the Lie algebra scaled by 1e-12 (all constraints below an absolute 1e-9) or by
+    1e6 still gives the one SO(3)-equivariant bilinear map ℝ³ ⊗ ℝ³ → ℝ³ (the cross
+    product), not every map."""
+    so3 = SO3()
+    plain = solve_equivariant(so3.rep() * so3.rep(), so3.rep())
+    s = _rescaled(so3.rep(), scale)
+    basis = solve_equivariant(s * s, s)
+    assert basis.method == "nullspace" and basis.dim == plain.dim == 1
+    assert float((basis.projector() - plain.projector()).abs().max()) <= 1e-10
+
+
+@pytest.mark.parametrize("scale", [1e-12, 1.0, 1e6])
+def test_svd_ranks_are_relative_to_the_largest_singular_value(scale):
+    from quotient.dynamics._linalg import null_space, orthonormalize
+
+    gen = torch.Generator().manual_seed(5)
+    m = torch.randn(6, 2, dtype=torch.float64, generator=gen) @ torch.randn(
+        2, 4, dtype=torch.float64, generator=gen)  # rank 2
+    q = orthonormalize(scale * m)
+    assert q.shape == (6, 2)
+    assert float((q.T @ q - torch.eye(2, dtype=torch.float64)).abs().max()) <= 1e-12
+    assert float((q @ q.T @ m - m).abs().max()) <= 1e-10 * float(m.abs().max())
+    kernel, s = null_space(scale * m.T)  # (4, 6): a 4-dimensional null space in ℝ⁶
+    assert kernel.shape == (6, 4) and s.shape == (6,)
+    assert float((m.T @ kernel).abs().max()) <= 1e-10 * float(m.abs().max())
+    assert orthonormalize(torch.zeros(3, 2)).shape == (3, 0)
+    assert null_space(torch.zeros(2, 3))[0].shape == (3, 3)
