@@ -5,10 +5,13 @@ Save arrays with ``numpy.savez(path, images=..., labels=...)`` (images) or
 e.g. ``quotient train rotated-mnist --out DIR --set data=my_images.npz``. Every problem with the
 file (missing, unreadable, wrong keys, shapes, dtypes, NaN, empty) raises a
 :class:`~quotient.errors.DataError` whose one-line message names the problem and the fix.
+Sets, padded point clouds and graphs: :mod:`quotient.data.user_files` (formats in
+``docs/own_data.md``).
 """
 
 from __future__ import annotations
 
+import difflib
 import os
 import zipfile
 from pathlib import Path
@@ -23,13 +26,31 @@ from .mnist import ImageData, images_to_float
 __all__ = ["check_labels", "load_image_file", "load_point_file", "read_npz"]
 
 
-def read_npz(path: str | os.PathLike[str], required: tuple[str, ...]) -> dict[str, np.ndarray]:
+def _misspelt(present: set[str], known: tuple[str, ...]) -> tuple[str, str] | None:
+    """An array name that looks like a misspelling of a known one (``maks`` for ``mask``)."""
+    for name in sorted(present - set(known)):
+        close = difflib.get_close_matches(name, known, n=1, cutoff=0.7)
+        if close and close[0] not in present:
+            return name, close[0]
+    return None
+
+
+def read_npz(path: str | os.PathLike[str], required: tuple[str, ...],
+             optional: tuple[str, ...] = ()) -> dict[str, np.ndarray]:
     """The named arrays of an ``.npz`` file (no pickled objects are ever loaded).
+
+    Args:
+        path: the file.
+        required: names of the arrays it must hold.
+        optional: names of the arrays it may hold (returned when present). Other arrays are
+            ignored, unless a name looks like a misspelt optional one (``maks``), which is an
+            error rather than a silently ignored array.
 
     Raises:
         MissingDataError: ``path`` does not exist.
         DataError: ``path`` is a folder, unreadable, not an ``.npz`` archive, holds object
             arrays, or lacks a required array.
+        UnsafeFileError: an array to read holds pickled Python objects.
     """
     p = Path(path)
     if not p.exists():
@@ -54,7 +75,11 @@ def read_npz(path: str | os.PathLike[str], required: tuple[str, ...]) -> dict[st
                     found = ", ".join(sorted(present)) or "nothing"
                     raise DataError(f"data file {p} has no array {missing[0]!r} (it holds: "
                                     f"{found}; needed: {keys}); {hint}")
-                return {k: archive[k] for k in required}
+                typo = _misspelt(present, required + optional)
+                if typo is not None:
+                    raise DataError(f"data file {p} holds an array {typo[0]!r}, not used by "
+                                    f"this kind of data; did you mean {typo[1]!r}? Rename it")
+                return {k: archive[k] for k in required + optional if k in present}
     except DataError:
         raise
     except PermissionError as err:
@@ -108,6 +133,10 @@ def load_image_file(path: str | os.PathLike[str], *, square: bool = True) -> Ima
     if raw.dtype.kind not in "uf" or (raw.dtype.kind == "u" and raw.dtype != np.uint8):
         raise DataError(f"{where}: images must be uint8 (0–255) or floating point (0–1), got "
                         f"{raw.dtype}")
+    if (raw.ndim == 4 and raw.shape[1] == raw.shape[2] != raw.shape[3]
+            and raw.shape[3] in (1, 3, 4)):  # (N, H, W, C), as most image libraries store them
+        raise DataError(f"{where}: images of shape {raw.shape} look channels-last (N, H, W, C); "
+                        "store them as (N, C, H, W), e.g. images.transpose(0, 3, 1, 2)")
     try:
         x = images_to_float(raw)
     except DataError as err:
@@ -121,7 +150,9 @@ def load_image_file(path: str | os.PathLike[str], *, square: bool = True) -> Ima
 
 
 def load_point_file(path: str | os.PathLike[str], *, dim: int = 3) -> tuple[Tensor, Tensor]:
-    """Point clouds from an ``.npz`` with ``points`` ``(N, n, dim)`` and ``labels`` ``(N,)``.
+    """Point clouds from an ``.npz`` with ``points`` ``(N, n, dim)`` and ``labels`` ``(N,)``,
+    all points real (for padding, a mask or atom types:
+    :func:`~quotient.data.user_files.load_point_cloud_file`).
 
     Returns:
         ``(points, labels)``: float64 ``(N, n, dim)`` finite coordinates and int64 labels.
