@@ -16,6 +16,8 @@ EXPERIMENTS: dict[str, str] = {
     "tetrominoes": "quotient.experiments.tetrominoes",
     "qm9": "quotient.experiments.qm9",
     "graphs": "quotient.experiments.graphs",
+    "sets": "quotient.experiments.sets",
+    "points": "quotient.experiments.points",
 }
 
 DYNAMICS: dict[str, str] = {
