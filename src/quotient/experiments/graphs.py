@@ -1,26 +1,32 @@
 """graphs: an S_n-invariant autoencoder for graphs (A ↦ P A Pᵀ) on every graph with ≤ 7 nodes.
 
-Data (:func:`~quotient.data.graphs.graph_split`): the 1,253 atlas graphs padded to 7 slots,
-under random relabellings of all slots, tested on held-out relabellings (``atlas``), or SBM
-graphs. Model: :class:`~quotient.models.graph_giae.GraphGIAE` (``giae``; its pose network
-trains at ``pose_lr_scale`` × the rate, 0 keeps its random initialisation, already a canonical
-labelling) or the order-dependent ``classical`` autoencoder, also trained after the GIAE for
-``baseline_minutes`` (``baseline_*``). Metrics (:mod:`quotient.metrics.graphs`): edge and graph
-accuracy, isomorphism retrieval (``knn_acc``), ``canonical_agreement``, the symmetry report and
-its pose and reconstruction errors on the graphs without automorphisms (``*_rigid``), the only
-ones whose node order is unique (``docs/giae_graphs.md``).
+Data (:func:`~quotient.data.graphs.graph_split`): the 1,253 atlas graphs padded to 7 slots, under
+random relabellings of all slots, tested on held-out relabellings (``atlas``), or SBM graphs, or
+your own graphs (``data=FILE.npz``: ``adjacency (N, n, n)``, optional ``mask`` and ``labels``,
+:func:`~quotient.data.user_files.load_graph_file`; checked before the run directory is made, padded
+to ``max_nodes``, split 80 % / 20 % at random). Model:
+:class:`~quotient.models.graph_giae.GraphGIAE` (``giae``; its pose network trains at
+``pose_lr_scale`` × the rate, 0 keeps its random initialisation, already a canonical labelling) or
+the order-dependent ``classical`` autoencoder, also trained after the GIAE for ``baseline_minutes``
+(``baseline_*``). Metrics (:mod:`quotient.metrics.graphs`): edge and graph accuracy, isomorphism
+retrieval (``knn_acc``; with your file, kNN on its labels), ``canonical_agreement``, the symmetry
+report and its pose and reconstruction errors on the graphs without automorphisms (``*_rigid``),
+the only ones whose node order is unique (``docs/giae_graphs.md``).
 """
 
 from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
 from torch import nn
 
-from ..data.graphs import graph_split, rigid_graphs
+from ..data.graphs import GraphSet, graph_split, rigid_graphs
+from ..data.user_files import PaddedData, load_graph_file, split_data, split_sizes
+from ..errors import ConfigError
 from ..metrics import SymmetryReport
 from ..metrics import graphs as gm
 from ..models.graph_giae import GraphGIAE, GraphMLPAutoencoder
@@ -44,8 +50,11 @@ class GraphsConfig:
 
     Attributes:
         train: training settings (cosine rate over ``max_steps`` or ``time_limit_minutes``).
-        model: ``"giae"`` or ``"classical"``; data: ``"atlas"`` or ``"sbm"``.
-        max_nodes: atlas graphs with at most this many nodes (≤ 7), padded to that size.
+        model: ``"giae"`` or ``"classical"``; data: ``"atlas"``, ``"sbm"`` or your ``.npz``
+            file of graphs (``adjacency (N, n, n)`` 0/1 symmetric, optional ``mask (N, n)``
+            and integer ``labels (N,)``; 80 % / 20 % split, seeded by ``train.seed``).
+        max_nodes: atlas graphs with at most this many nodes (≤ 7), padded to that size; with
+            your file, the most real nodes a graph may have (the model's slots).
         train_copies, test_copies: relabelled copies per atlas class in the training / test set.
         sbm_nodes, sbm_train, sbm_test: SBM graph size and number of graphs.
         latent_dim, channels, layers: code trunk; pose_channels, pose_layers: pose trunk;
@@ -61,7 +70,7 @@ class GraphsConfig:
 
     train: TrainConfig = field(default_factory=_default_train)
     model: Literal["giae", "classical"] = "giae"
-    data: Literal["atlas", "sbm"] = "atlas"
+    data: str = "atlas"
     max_nodes: int = 7
     train_copies: int = 1
     test_copies: int = 1
@@ -89,20 +98,53 @@ class GraphsConfig:
     dtype: Literal["float32", "float64"] = "float32"
 
 
+BUILT_IN = ("atlas", "sbm")
+
+
+def check_data(cfg: GraphsConfig) -> PaddedData | None:
+    """Your graphs (``cfg.data`` naming an ``.npz`` file), checked before a run directory is
+    made; ``None`` for the built-in data."""
+    if cfg.data in BUILT_IN:
+        return None
+    if not cfg.data.endswith(".npz") and not Path(cfg.data).exists():
+        raise ConfigError(f"data must be 'atlas', 'sbm' or the path of an .npz file of your "
+                          f"graphs, got {cfg.data!r}")
+    own = load_graph_file(cfg.data, max_nodes=cfg.max_nodes)
+    split_sizes(len(own), None, None, what="graphs", source=cfg.data,
+                batch_size=cfg.train.batch_size)
+    return own
+
+
+def _graph_set(cfg: GraphsConfig, part: PaddedData, first: int) -> GraphSet:
+    """Your graphs as a :class:`GraphSet`, numbered from ``first`` (no isomorphism classes)."""
+    return GraphSet(part.values.to(getattr(torch, cfg.dtype)), part.mask,
+                    torch.arange(len(part)) + first, part.values.sum(dim=(1, 2)).long() // 2)
+
+
 def load_data(cfg: GraphsConfig) -> Split:
-    """``(adjacency, mask)`` of the training graphs and of the held-out relabellings; the
-    :class:`~quotient.data.graphs.GraphSet` s and which test graphs are rigid in ``extras``."""
-    train, test = graph_split(
-        cfg.data, seed=mix_seed(cfg.train.seed, "graphs-data"), max_nodes=cfg.max_nodes,
-        train_copies=cfg.train_copies, test_copies=cfg.test_copies, sbm_nodes=cfg.sbm_nodes,
-        sbm_train=cfg.sbm_train, sbm_test=cfg.sbm_test, dtype=getattr(torch, cfg.dtype))
-    return Split(train.inputs, test.inputs, name=f"graphs ({cfg.model})",
+    """``(adjacency, mask)`` of the training graphs and of the held-out relabellings (or of
+    your file's split, titled by its name); the :class:`~quotient.data.graphs.GraphSet` s and
+    which test graphs are rigid in ``extras``."""
+    own = check_data(cfg)
+    labels: tuple[Any, Any] = (None, None)
+    if own is None:
+        train, test = graph_split(
+            cfg.data, seed=mix_seed(cfg.train.seed, "graphs-data"), max_nodes=cfg.max_nodes,
+            train_copies=cfg.train_copies, test_copies=cfg.test_copies, sbm_nodes=cfg.sbm_nodes,
+            sbm_train=cfg.sbm_train, sbm_test=cfg.sbm_test, dtype=getattr(torch, cfg.dtype))
+    else:
+        sizes = split_sizes(len(own), None, None, what="graphs", source=cfg.data)
+        mine = split_data(own, *sizes, seed=mix_seed(cfg.train.seed, "graphs-data"))
+        train, test = _graph_set(cfg, mine[0], 0), _graph_set(cfg, mine[1], sizes[0])
+        labels = (mine[0].labels, mine[1].labels)
+    name = "graphs" if own is None else own.name
+    return Split(train.inputs, test.inputs, *labels, name=f"{name} ({cfg.model})",
                  extras={"train": train, "test": test, "rigid": rigid_graphs(*test.inputs)})
 
 
 def build_model(cfg: GraphsConfig, split: Split | None = None) -> nn.Module:
     """The configured model, initialised from a generator seeded by ``cfg.train.seed``."""
-    n = cfg.max_nodes if cfg.data == "atlas" else cfg.sbm_nodes
+    n = cfg.sbm_nodes if cfg.data == "sbm" else cfg.max_nodes  # atlas and your graphs: padded
     classical = cfg.model == "classical"
     with seeded(mix_seed(cfg.train.seed, "graphs-baseline" if classical else "graphs-init")):
         if classical:
@@ -120,11 +162,12 @@ def _metrics(cfg: GraphsConfig, model: nn.Module, split: Split,
              report: SymmetryReport) -> dict[str, Any]:
     train, test = split.extras["train"], split.extras["test"]
     ref, out = gm.graph_outputs(model, train.inputs), gm.graph_outputs(model, test.inputs)
-    metrics: dict[str, Any] = {
-        "knn_acc": gm.isomorphism_retrieval(out["z"], test.graph_index, ref["z"],
-                                            train.graph_index),
-        "train_graph_acc": gm.graph_reconstruction_metrics(ref["reconstruction"],
-                                                           *train.inputs)["graph_acc"]}
+    metrics: dict[str, Any] = {}
+    if cfg.data in BUILT_IN:  # your graphs have no isomorphism classes (labels: knn_acc)
+        metrics["knn_acc"] = gm.isomorphism_retrieval(out["z"], test.graph_index, ref["z"],
+                                                      train.graph_index)
+    metrics["train_graph_acc"] = gm.graph_reconstruction_metrics(ref["reconstruction"],
+                                                                 *train.inputs)["graph_acc"]
     if isinstance(model, GraphGIAE):
         if cfg.data == "atlas":  # every class has a training copy to agree with
             metrics["canonical_agreement"] = gm.canonical_agreement(
@@ -151,6 +194,7 @@ RECIPE = GIAERecipe(
     description="S_n-invariant autoencoder for graphs (2nd-order encoder, individualised "
                 "SoftSort pose) on all 1,253 graphs with up to 7 nodes",
     config_cls=GraphsConfig, data=load_data, model=build_model, metrics=_metrics,
+    check=check_data,
     rec_metrics=lambda model, x: gm.graph_reconstruction_metrics(
         gm.graph_outputs(model, x)["reconstruction"], *x),
     optimizer=lambda cfg, model: pose_lr_optimizer(model, cfg.train, cfg.pose_lr_scale),
