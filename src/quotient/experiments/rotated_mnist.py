@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Literal
 
 import torch
@@ -27,6 +28,7 @@ from ..actions import rot90_image, rotate_image
 from ..data.mnist import ImageData
 from ..data.rotated_mnist import RotatedMNIST, load_rotated_mnist_sample, make_rotated_mnist
 from ..data.user import load_image_file
+from ..data.user_files import split_sizes
 from ..errors import ConfigError, DataError
 from ..groups import SO2, CyclicGroup
 from ..models.baselines import random_rotation
@@ -64,7 +66,8 @@ class RotatedMNISTConfig:
             exact quarter turns (:func:`~._autoencoding.consistency_loss`); 0 disables it.
         invariance_fraction: share of each batch that gets a turned copy for that penalty.
         warmup_steps: linear learning-rate warm-up, then cosine decay to the end.
-        n_train, n_test: split sizes (at most 8,000 + 2,000 from the bundled sample).
+        n_train, n_test: split sizes (none: 8,000 + 2,000 of the bundled sample, its most; or
+            80 % / 20 % of your file, or what the other size leaves of it).
         data_seed: seed of the split and the rotation angles.
         eval_seed: seed of the random angles used by the invariance metrics.
         embedding: 2-d view of the test codes in the plot, ``tsne`` or ``pca``.
@@ -76,7 +79,8 @@ class RotatedMNISTConfig:
         data: your own images instead of the bundled sample: an ``.npz`` file with ``images``
             (uint8 or [0, 1] floats, ``(N, H, W)`` or ``(N, C, H, W)``, square, side divisible
             by 4 with the default decoder) and integer ``labels`` ``(N,)``
-            (:func:`~quotient.data.user.load_image_file`); ``n_train + n_test <= N``.
+            (:func:`~quotient.data.user.load_image_file`); ``n_train + n_test <= N``. Plots
+            are titled by its name.
         rotate_data: turn every image of ``data`` by a random angle (as the bundled sample);
             false if your images already come in random orientations.
     """
@@ -91,8 +95,8 @@ class RotatedMNISTConfig:
     invariance_weight: float = 0.1
     invariance_fraction: float = 0.25
     warmup_steps: int = 200
-    n_train: int = 8000
-    n_test: int = 2000
+    n_train: int | None = None
+    n_test: int | None = None
     data_seed: int = 0
     eval_seed: int = 1
     embedding: Literal["tsne", "pca"] = "tsne"
@@ -104,10 +108,12 @@ class RotatedMNISTConfig:
     rotate_data: bool = True
 
     def __post_init__(self) -> None:
-        check_ranges(self, positive=("latent_dim", "widths", "cnn_widths", "decoder_widths",
-                                     "n_train", "n_test"),
+        check_ranges(self, positive=("latent_dim", "widths", "cnn_widths", "decoder_widths"),
                      non_negative=("invariance_weight", "warmup_steps", "threads"),
                      fraction=("invariance_fraction",))
+        for name in ("n_train", "n_test"):
+            if getattr(self, name) is not None and getattr(self, name) <= 0:
+                raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
         if self.eval_every < 1:
             raise ConfigError(f"eval_every must be >= 1, got {self.eval_every}")
 
@@ -124,11 +130,8 @@ def check_data(cfg: RotatedMNISTConfig) -> ImageData | None:
         raise DataError(f"data file {cfg.data}: image side {size} must be divisible by "
                         f"{factor} (the decoder doubles the size {factor.bit_length() - 1} "
                         "times); pad or crop the images")
-    if cfg.n_train + cfg.n_test > len(own):
-        train = max(1, len(own) * 4 // 5)
-        raise ConfigError(f"n_train + n_test = {cfg.n_train} + {cfg.n_test} exceeds the "
-                          f"{len(own)} images of {cfg.data}; pass e.g. --set n_train={train} "
-                          f"n_test={len(own) - train}")
+    split_sizes(len(own), cfg.n_train, cfg.n_test, what="images", source=cfg.data,
+                batch_size=cfg.train.batch_size)
     return own
 
 
@@ -136,13 +139,16 @@ def load_data(cfg: RotatedMNISTConfig) -> Split:
     """The rotated split of the bundled sample, or of the images in ``cfg.data``."""
     own = check_data(cfg)
     if own is None:
-        data: RotatedMNIST = load_rotated_mnist_sample(n_train=cfg.n_train, n_test=cfg.n_test,
-                                                       seed=cfg.data_seed)
+        data: RotatedMNIST = load_rotated_mnist_sample(
+            n_train=8000 if cfg.n_train is None else cfg.n_train,
+            n_test=2000 if cfg.n_test is None else cfg.n_test, seed=cfg.data_seed)
     else:
-        data = make_rotated_mnist(own.images, own.labels, n_train=cfg.n_train,
-                                  n_test=cfg.n_test, seed=cfg.data_seed,
-                                  rotate_train=cfg.rotate_data, rotate_test=cfg.rotate_data)
-    name = f"rotated-mnist ({cfg.model})" if not cfg.data else f"{cfg.data} ({cfg.model})"
+        n_train, n_test = split_sizes(len(own), cfg.n_train, cfg.n_test, what="images",
+                                      source=cfg.data)
+        data = make_rotated_mnist(own.images, own.labels, n_train=n_train, n_test=n_test,
+                                  seed=cfg.data_seed, rotate_train=cfg.rotate_data,
+                                  rotate_test=cfg.rotate_data)
+    name = f"{Path(cfg.data).name if cfg.data else 'rotated-mnist'} ({cfg.model})"
     return Split(data.train.images, data.test.images, data.train.labels, data.test.labels,
                  name=name, extras={"angles": data.test.angles})
 
