@@ -10,6 +10,9 @@ from __future__ import annotations
 
 import json
 import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -62,7 +65,52 @@ def _with_nan(path):
     return _npz(path, images=x, labels=_labels())
 
 
-# name -> (make the file in tmp (or None: no file), extra --set values, expected message)
+def _sets(n: int = 20, k: int = 5, d: int = 3) -> np.ndarray:
+    return _RNG.normal(size=(n, k, d))
+
+
+def _graphs(n: int = 20, k: int = 5) -> np.ndarray:
+    upper = np.triu(_RNG.random((n, k, k)) < 0.5, 1)
+    return (upper | upper.transpose(0, 2, 1)).astype(np.uint8)
+
+
+def _with(array: np.ndarray, index: tuple, value: float) -> np.ndarray:
+    array = array.astype(np.float64) if isinstance(value, float) else array.copy()
+    array[index] = value
+    return array
+
+
+def _real_without_type(path):
+    types = _with(_RNG.integers(0, 3, (20, 5)), (3, 2), -1)
+    return _npz(path, points=_sets(d=2), mask=np.ones((20, 5), bool), types=types)
+
+
+def _object_types(path):
+    types = np.empty(20, dtype=object)
+    types[:] = [[0, 1]] * 20
+    return _npz(path, points=_sets(), types=types)
+
+
+def _edge_at_padding(path):
+    adjacency = _graphs()
+    adjacency[0, 0, 4] = adjacency[0, 4, 0] = 1
+    return _npz(path, adjacency=adjacency, mask=np.arange(5)[None] < np.full((20, 1), 4))
+
+
+@dataclass(frozen=True)
+class _File:
+    """A data file for another experiment than rotated-mnist (its case name starts with it)."""
+
+    experiment: str
+    make: Callable[[Path], Path]
+
+    def __call__(self, path: Path) -> Path:
+        return self.make(path)
+
+
+# name -> (make the file in tmp (or None: no file), extra --set values, expected message); the
+# file goes to rotated-mnist with n_train=12 n_test=4, or to make.experiment (sets, points,
+# graphs) without other settings
 DATA_CASES = {
     "data file missing": (None, [], "data file {f} does not exist"),
     "data file is a folder": (lambda p: (p.mkdir(), p)[1], [], "is a folder"),
@@ -100,6 +148,119 @@ DATA_CASES = {
                         "labels must be >= 0, found -1"),
     "split larger than the data": (lambda p: _npz(p, images=_digits(), labels=_labels()),
                                    ["n_train=8000"], "exceeds the 20 images of"),
+    "images channels-last": (lambda p: _npz(p, images=np.zeros((20, 16, 16, 3), np.uint8),
+                                            labels=_labels()), [],
+                             "look channels-last (N, H, W, C); store them as (N, C, H, W), e.g. "
+                             "images.transpose(0, 3, 1, 2)"),
+    "split leaves no test images": (lambda p: _npz(p, images=_digits(), labels=_labels()),
+                                    ["n_train=20", "n_test=none"],
+                                    "n_train = 20 leaves none of the 20 images of"),
+    "batch larger than the training split": (
+        lambda p: _npz(p, images=_digits(), labels=_labels()), [],
+        "train.batch_size=64 is larger than the 12 training images of {f}; pass e.g. --set "
+        "train.batch_size=3"),
+    "sets: no elements array": (_File("sets", lambda p: _npz(p, element=_sets())), [],
+                                "has no array 'elements'"),
+    "sets: one set (n, d), not (N, n, d)": (
+        _File("sets", lambda p: _npz(p, elements=_sets()[0])), [],
+        "elements must have shape (N, n, d) (N sets of n elements of d features), got (5, 3); "
+        "for sets of single numbers use elements[..., None]"),
+    "sets: NaN at a real element": (
+        _File("sets", lambda p: _npz(p, elements=_with(_sets(), (2, 1, 0), np.nan))), [],
+        "NaN or infinite values at a real element (element 1 of set 2); repair it or mark it "
+        "as padding (mask False)"),
+    "sets: mask of the wrong shape": (
+        _File("sets", lambda p: _npz(p, elements=_sets(), mask=np.ones((20, 4), bool))), [],
+        "mask must have shape (N, n) = (20, 5), one entry per element (True = real), got "
+        "(20, 4)"),
+    "sets: mask not 0/1": (
+        _File("sets", lambda p: _npz(p, elements=_sets(), mask=np.full((20, 5), 2))), [],
+        "mask must be boolean (True = real element), got int64 values other than 0/1"),
+    "sets: misspelt mask": (
+        _File("sets", lambda p: _npz(p, elements=_sets(), maks=np.ones((20, 5), bool))), [],
+        "holds an array 'maks', not used by this kind of data; did you mean 'mask'?"),
+    "sets: a set without elements": (
+        _File("sets", lambda p: _npz(p, elements=_sets(),
+                                     mask=_with(np.ones((20, 5), bool), (7,), False))), [],
+        "set 7 has no real element (mask all False); drop it"),
+    "sets: set above max_elements": (
+        _File("sets", lambda p: _npz(p, elements=_sets())), ["max_elements=3"],
+        "set 0 has 5 real elements, above max_elements=3; raise it (--set max_elements=5) or "
+        "drop the larger sets"),
+    "sets: labels too short": (
+        _File("sets", lambda p: _npz(p, elements=_sets(), labels=_labels(19))), [],
+        "labels must have shape (20,) (one per sample), got (19,)"),
+    "sets: one set only": (_File("sets", lambda p: _npz(p, elements=_sets(1))), [],
+                           "holds too few sets (1); a split needs at least 2"),
+    "points: no points array": (_File("points", lambda p: _npz(p, positions=_sets())), [],
+                                "has no array 'points'"),
+    "points: 4-d coordinates": (
+        _File("points", lambda p: _npz(p, points=_sets(d=4))), [],
+        "points must have shape (N, n, 2) or (N, n, 3) (N clouds of n points in the plane or in "
+        "space), got (20, 5, 4)"),
+    "points: stored (N, d, n)": (
+        _File("points", lambda p: _npz(p, points=_sets(k=3, d=6))), [],
+        "transpose (N, d, n) arrays with points.transpose(0, 2, 1)"),
+    "points: NaN at a real point": (
+        _File("points", lambda p: _npz(p, points=_with(_sets(), (2, 1, 0), np.nan),
+                                       mask=np.ones((20, 5), bool))), [],
+        "NaN or infinite values at a real point (point 1 of cloud 2)"),
+    "points: row partly NaN": (
+        _File("points", lambda p: _npz(p, points=_with(_sets(), (4, 3, 1), np.nan))), [],
+        "point 3 of cloud 4 is NaN in some coordinates only; a padding row is NaN in every "
+        "coordinate (or pass a mask)"),
+    "points: mask of the wrong shape": (
+        _File("points", lambda p: _npz(p, points=_sets(), mask=np.ones((5, 20), bool))), [],
+        "mask must have shape (N, n) = (20, 5), one entry per point (True = real), got (5, 20)"),
+    "points: cloud above max_points": (
+        _File("points", lambda p: _npz(p, points=_with(_sets(), (slice(None), 4), np.nan))),
+        ["max_points=3"], "cloud 0 has 4 real points, above max_points=3"),
+    "points: types not integers": (
+        _File("points", lambda p: _npz(p, points=_sets(), types=np.zeros((20, 5)))), [],
+        "types must be integers (0, 1, 2, ...; -1 = padding), got float64"),
+    "points: types of the wrong shape": (
+        _File("points", lambda p: _npz(p, points=_sets(), types=np.zeros((20, 4), int))), [],
+        "types must have shape (N, n) = (20, 5) (one per point), got (20, 4)"),
+    "points: real point without a type": (
+        _File("points", _real_without_type), [],
+        "point 2 of cloud 3 is real (mask True) but has type -1; give its type or mark it as "
+        "padding in the mask"),
+    "points: types beyond n_types": (
+        _File("points", lambda p: _npz(p, points=_sets(), types=np.full((20, 5), 2))),
+        ["n_types=2"], "types reach 2, beyond n_types=2 (types 0 to 1); raise it (--set "
+                       "n_types=3)"),
+    "points: object arrays": (_File("points", _object_types), [],
+                              "holds pickled Python objects (object arrays)"),
+    "graphs: no adjacency array": (_File("graphs", lambda p: _npz(p, edges=_graphs())), [],
+                                   "has no array 'adjacency'"),
+    "graphs: adjacency not square": (
+        _File("graphs", lambda p: _npz(p, adjacency=_graphs()[:, :, :4])), [],
+        "adjacency must have shape (N, n, n) (N graphs of n nodes), got (20, 5, 4)"),
+    "graphs: weighted edges": (
+        _File("graphs", lambda p: _npz(p, adjacency=_with(_graphs(), (1, 0, 2), 0.5))), [],
+        "adjacency must hold 0/1 entries (edges), found 0.5 in graph 1; threshold weighted "
+        "graphs first (adjacency > 0)"),
+    "graphs: NaN in the adjacency": (
+        _File("graphs", lambda p: _npz(p, adjacency=_with(_graphs(), (1, 0, 2), np.nan))), [],
+        "adjacency must hold 0/1 entries (edges), found nan in graph 1"),
+    "graphs: asymmetric adjacency": (
+        _File("graphs", lambda p: _npz(p, adjacency=_with(np.zeros((20, 5, 5)), (3, 0, 2), 1))),
+        [], "adjacency of graph 3 is not symmetric (A[0, 2] = 1, A[2, 0] = 0); store undirected "
+            "graphs, e.g. A | A.T"),
+    "graphs: self-loop": (
+        _File("graphs", lambda p: _npz(p, adjacency=_with(_graphs(), (2, 1, 1), 1))), [],
+        "graph 2 has a self-loop at node 1 (A[1, 1] = 1); set the diagonal to 0"),
+    "graphs: edge at a padding node": (
+        _File("graphs", _edge_at_padding), [],
+        "graph 0 has an edge at padding node 4 (mask False); remove the edge or mark the node "
+        "as real"),
+    "graphs: mask of the wrong shape": (
+        _File("graphs", lambda p: _npz(p, adjacency=_graphs(), mask=np.ones(20, bool))), [],
+        "mask must have shape (N, n) = (20, 5), one entry per node (True = real), got (20,)"),
+    "graphs: graph above max_nodes": (
+        _File("graphs", lambda p: _npz(p, adjacency=_graphs(k=8))), [],
+        "graph 0 has 8 real nodes, above max_nodes=7; raise it (--set max_nodes=8) or drop the "
+        "larger graphs"),
 }
 
 VALUE_CASES = {
@@ -117,6 +278,15 @@ VALUE_CASES = {
     "negative noise": ("tetris", ["noise=-0.01"], "noise must be >= 0, got -0.01"),
     "zero temperature": ("tetris", ["tau=0"], "tau must be > 0, got 0.0"),
     "not a number": ("tetris", ["latent_dim=two"], "bad value for latent_dim"),
+    "zero split size": ("rotated-mnist", ["n_train=0"], "n_train must be > 0, got 0"),
+    "sets without a data file": ("sets", ["latent_dim=4"], "sets trains on your own data: pass "
+                                 "--set data=FILE.npz with elements (N, n, d)"),
+    "points without a data file": ("points", ["group=E"], "points trains on your own data: "
+                                   "pass --set data=FILE.npz with points (N, n, 2) or (N, n, 3)"),
+    "zero max_points": ("points", ["max_points=0"],
+                        "max_points must be > 0 (or none: from the data file), got 0"),
+    "unknown graph data": ("graphs", ["data=atlass"], "data must be 'atlas', 'sbm' or the path "
+                           "of an .npz file of your graphs, got 'atlass'"),
 }
 
 
@@ -134,8 +304,10 @@ def test_bad_data_file_is_one_line_and_leaves_no_run(case, tmp_path, capsys):
     if make is not None:
         path = make(path)
     out = tmp_path / "run"
-    code = main(["train", "rotated-mnist", "--out", str(out), "--set", f"data={path}",
-                 "n_train=12", "n_test=4", *extra])
+    experiment = getattr(make, "experiment", "rotated-mnist")
+    sizes = ["n_train=12", "n_test=4"] if experiment == "rotated-mnist" else []
+    code = main(["train", experiment, "--out", str(out), "--set", f"data={path}", *sizes,
+                 *extra])
     _assert_one_line_error(code, capsys.readouterr().err, message.replace("{f}", str(path)))
     assert not out.exists(), "a run that could not start must not leave a directory"
 
