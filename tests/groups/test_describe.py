@@ -1,0 +1,140 @@
+"""Every group says what its elements do, in words (the checker names failing elements with
+these), and the base class's defaults work for groups that do not override them."""
+
+import math
+import re
+
+import pytest
+import torch
+
+from quotient.groups import (
+    E3,
+    O3,
+    SE2,
+    SE3,
+    SO2,
+    SO3,
+    CyclicGroup,
+    CyclicShifts,
+    CyclicShifts2d,
+    DihedralGroup,
+    FiniteGroup,
+    Group,
+    SymmetricGroup,
+    Translations,
+    cat_elements,
+    element_to,
+    homogeneous,
+    product,
+    rotation_matrix_2d,
+    so3_generators,
+)
+from quotient.groups.euclidean import E2
+
+F64 = torch.float64
+QUARTER_Z = torch.tensor([[[0.0, -1, 0], [1, 0, 0], [0, 0, 1]]], dtype=F64)
+
+
+def test_finite_groups_in_words():
+    assert CyclicGroup(4).describe(torch.tensor([0, 1, 2, 3, 5, -1])) == [
+        "identity", "rotation by 90°", "rotation by 180°", "rotation by 270°",
+        "rotation by 90°", "rotation by 270°"]
+    assert CyclicGroup(7).describe(torch.tensor([1])) == ["rotation by 51.43°"]
+    assert CyclicShifts(7).describe(torch.tensor([0, 3, 9])) == [
+        "identity", "shift by 3 of 7 cells", "shift by 2 of 7 cells"]
+    assert CyclicShifts2d(3, 4).describe(torch.tensor([[1, 5], [-1, 0]])) == [
+        "shift by (1, 1) cells (rows, columns)", "shift by (2, 0) cells (rows, columns)"]
+    assert DihedralGroup(4).describe(torch.tensor([[0, 0], [1, 0], [0, 1], [3, 1], [5, 0],
+                                                   [4, 3]])) == [
+        "identity", "rotation by 90°", "reflection", "reflection, then rotation by 270°",
+        "rotation by 90°", "reflection"]
+    assert SymmetricGroup(5).describe(torch.tensor([[0, 1, 2, 3, 4], [1, 2, 0, 4, 3],
+                                                    [2, 0, 1, 3, 4], [0, 1, 2, 4, 3]])) == [
+        "identity", "permutation (0 1 2)(3 4)", "permutation (0 2 1)", "permutation (3 4)"]
+
+
+def test_lie_groups_in_words():
+    assert SO2().describe(torch.tensor([0, math.pi / 2, 3 * math.pi / 2, 2 * math.pi + 0.1],
+                                       dtype=F64)) == [
+        "rotation by 0°", "rotation by 90°", "rotation by -90°", "rotation by 5.73°"]
+    third = torch.tensor([[[0.0, 0, 1], [1, 0, 0], [0, 1, 0]]], dtype=F64)  # about (1, 1, 1)
+    half = torch.linalg.matrix_exp(math.pi * so3_generators()[0])[None]  # trace −1 (rounded)
+    words = SO3().describe(torch.cat([torch.eye(3, dtype=F64)[None], QUARTER_Z, third, half]))
+    assert words[:3] == ["identity", "rotation by 90° about (0, 0, 1)",
+                         "rotation by 120° about (0.577, 0.577, 0.577)"]
+    assert re.fullmatch(r"rotation by 180° about \(-?1, -?0, -?0\)", words[3]), words[3]
+    assert O3().describe(torch.cat([-torch.eye(3, dtype=F64)[None], -QUARTER_Z])) == [
+        "identity, then point reflection",
+        "rotation by 90° about (0, 0, 1), then point reflection"]
+    assert Translations(2).describe(torch.tensor([[1.0, -0.5]])) == ["translation by (1, -0.5)"]
+    quarter = rotation_matrix_2d(torch.tensor([math.pi / 2], dtype=F64))
+    assert SE2().describe(homogeneous(quarter, torch.tensor([[1.0, 2.0]], dtype=F64))) == [
+        "rotation by 90°, then translation by (1, 2)"]
+    mirror = torch.diag(torch.tensor([1.0, -1.0], dtype=F64))[None]
+    assert E2().describe(homogeneous(mirror, torch.zeros(1, 2, dtype=F64))) == [
+        "reflection, then rotation by 0°, then translation by (0, 0)"]
+    assert SE3().describe(homogeneous(QUARTER_Z, torch.tensor([[1.0, 2.0, 3.0]],
+                                                              dtype=F64))) == [
+        "rotation by 90° about (0, 0, 1), then translation by (1, 2, 3)"]
+    assert product(CyclicGroup(4), SymmetricGroup(3)).describe(
+        (torch.tensor([1, 0]), torch.tensor([[1, 0, 2], [0, 1, 2]]))) == [
+        "rotation by 90°; permutation (0 1)", "identity; identity"]
+
+
+def test_the_default_description_prints_the_encoding():
+    """A group that does not say what its elements do is described by its numbers (12 at
+    most), parts of a product in parentheses."""
+    assert Group.describe(SO3(), SO3().identity(2)) == ["1, 0, 0, 0, 1, 0, 0, 0, 1"] * 2
+    assert Group.describe(SE3(), SE3().identity(1)) == ["1, 0, 0, 0, 0, 1, 0, 0, 0, 0, 1, 0, ..."]
+    assert Group.describe(product(SO2(), CyclicGroup(3)),
+                          (torch.tensor([0.5, 0.25], dtype=F64), torch.tensor([2, 1]))) == [
+        "(0.5, 2)", "(0.25, 1)"]
+
+
+def test_the_default_index_looks_elements_up():
+    """FiniteGroup.index (for groups without a closed form) finds each element by distance and
+    refuses what is not in the group."""
+    d4 = DihedralGroup(4)
+    els = d4.elements()
+    assert torch.equal(FiniteGroup.index(d4, els.flip(0)), torch.arange(8).flip(0))
+    s3 = SymmetricGroup(3)
+    with pytest.raises(ValueError, match="^some elements are not in S3$"):
+        FiniteGroup.index(s3, torch.tensor([[0, 1, 2], [0, 0, 1]]))
+
+
+def test_discrete_generators_of_the_components():
+    """E(d) and O(3) are generated by their identity components and one reflection (det −1);
+    SE(3) and SO(3) need none; a grid's shifts are generated by the two unit shifts."""
+    for group in (E2(), E3()):
+        (flip,) = group.discrete_generators()
+        assert float(torch.linalg.det(flip)) == -1.0
+        assert torch.allclose(group.compose(flip[None], flip[None]), group.identity(1))
+    assert torch.equal(E3().discrete_generators()[0], torch.diag(torch.tensor(
+        [1.0, 1.0, -1.0, 1.0], dtype=F64)))
+    assert torch.equal(O3().discrete_generators(), -torch.eye(3, dtype=F64)[None])
+    assert SE3().discrete_generators().shape == (0, 4, 4)
+    assert SO3().discrete_generators().shape == (0, 3, 3)
+    grid = CyclicShifts2d(3, 4)
+    assert grid.generators().tolist() == [[1, 0], [0, 1]]
+    seen = {0}
+    frontier = [grid.identity(1)]
+    while frontier:
+        g = frontier.pop()
+        for h in grid.generators():
+            nxt = grid.compose(g, h[None])
+            if int(grid.index(nxt)) not in seen:
+                seen.add(int(grid.index(nxt)))
+                frontier.append(nxt)
+    assert len(seen) == grid.order == 12
+
+
+def test_batches_of_product_elements_concatenate_and_cast():
+    a = (torch.tensor([0.5], dtype=F64), torch.tensor([[1, 0, 2]]))
+    b = (torch.tensor([0.25], dtype=F64), torch.tensor([[0, 1, 2]]))
+    both = cat_elements([a, b])
+    assert torch.equal(both[0], torch.tensor([0.5, 0.25], dtype=F64))
+    assert both[1].tolist() == [[1, 0, 2], [0, 1, 2]]
+    cast = element_to(both, torch.float32)
+    assert cast[0].dtype == torch.float32 and cast[1].dtype == torch.int64
+    assert torch.equal(cat_elements([torch.tensor([1]), torch.tensor([2, 3])]),
+                       torch.tensor([1, 2, 3]))
