@@ -247,12 +247,15 @@ def symmetry_report(
         errs = _measure(sym, model, x, n, generator, batch_size, group)
         report.samples["exact"] = errs
         report.metrics.update(_summarise(errs, "exact", True))
-        if float64_samples > 0 and _dtype(model) != torch.float64:
-            model64 = copy.deepcopy(model).double().eval()
-            k = min(n, float64_samples)
-            errs64 = _measure(model64.symmetry, model64, _to(_take(x, slice(0, k)),
-                                                             torch.float64), k, generator,
-                              batch_size, group)
+        if float64_samples > 0:
+            if _dtype(model) == torch.float64:  # the exact pass was float64 already
+                errs64 = errs
+            else:
+                model64 = copy.deepcopy(model).double().eval()
+                k = min(n, float64_samples)
+                errs64 = _measure(model64.symmetry, model64, _to(_take(x, slice(0, k)),
+                                                                 torch.float64), k, generator,
+                                  batch_size, group)
             report.samples["exact_f64"] = errs64
             report.metrics.update({f"{name}_f64": value for name, value in
                                    _summarise(errs64, "exact", True).items()
