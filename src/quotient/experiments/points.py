@@ -13,8 +13,10 @@ Model: :func:`~quotient.models.builders.point_giae` in the file's dimension, ``g
 ``max_points`` slots (default: the file's ``n``): the anchor frame of the cloud, SoftSort order,
 an invariant code ``z``, an MLP decoder to the canonical cloud moved and reordered back. Metrics:
 those of :mod:`quotient.experiments.recipe` (``rec_mse`` over real points, ``type_acc`` with
-types). Collinear clouds in 3-d (two points, or points on a line) have a continuous stabiliser;
-their pose is not unique. Format and examples: ``docs/own_data.md``.
+types). Limit: clouds in 3-d whose real points lie on one line (two points, say) have a
+continuous stabiliser, and their code is not exactly invariant (about 1e-4 in float64 on random
+ones); clouds in the plane and non-collinear ones in space are. Format and examples:
+``docs/own_data.md``.
 """
 
 from __future__ import annotations
