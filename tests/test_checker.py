@@ -355,6 +355,9 @@ def test_every_refusal_names_what_and_where(gen):
          TypeError, "x holds no tensors"),
         (lambda: equivariance_error(deepsets, s7, lambda g, s: "moved", permute_set, x),
          TypeError, "g·x holds no tensors"),
+        (lambda: equivariance_error(deepsets, s7, permute_set, permute_set,
+                                    (x, torch.tensor(1.0))),
+         TypeError, "x[1] is a scalar; a batched output (batch, ...) is needed"),
         (lambda: equivariance_error(lambda s: s.sum(), s7, permute_set, None, x),
          TypeError, "f(x) is a scalar; a batched output (batch, ...) is needed"),
         (lambda: equivariance_error(lambda s: Out(s.sum(1), "z"), s7, permute_set, None, x),
@@ -521,8 +524,9 @@ def test_observe_and_the_output_actions_reach_the_check(gen):
                          ids=["tuple", "dict"])
 def test_an_output_action_written_for_another_group_is_refused(structure, gen):
     x = torch.rand(3, 1, 8, 8, dtype=torch.float64, generator=gen)
+    unchecked = lambda g, im: im  # noqa: E731 - not an Action: declares no groups
     with pytest.raises(ValueError, match="rot90_image acts on C4 but the group is SO"):
-        equivariance_error(lambda im: (im.sum((1, 2, 3)), im), SO2(), rot90_image,
+        equivariance_error(lambda im: (im.sum((1, 2, 3)), im), SO2(), unchecked,
                            structure(rot90_image), x)
     with pytest.raises(ValueError, match="rot90_image acts on C4 but the group is SO"):
-        equivariance_error(lambda im: im, SO2(), lambda g, y: y, rot90_image, x)
+        equivariance_error(lambda im: im, SO2(), unchecked, rot90_image, x)
