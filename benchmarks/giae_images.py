@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from _harness import write_results
+from _harness import metric, write_results
 from torch import nn
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -105,7 +105,7 @@ def step_times(widths: tuple[int, ...], batch_size: int, repeats: int) -> dict[s
 
 
 def train_model(kind: str, out: Path, quick: bool, threads: int) -> dict[str, Any]:
-    from quotient.experiments.rotated_mnist import RotatedMNISTConfig, run
+    from quotient.experiments.rotated_mnist import EXPERIMENT, RotatedMNISTConfig
     from quotient.train import RunDir
 
     cfg = RotatedMNISTConfig(model=kind, threads=threads)
@@ -117,7 +117,7 @@ def train_model(kind: str, out: Path, quick: bool, threads: int) -> dict[str, An
     run_dir = RunDir(out / kind, overwrite=True)
     t0 = time.perf_counter()
     cpu0 = time.process_time()
-    metrics = run(cfg, run_dir, False)
+    metrics = EXPERIMENT.run(cfg, run_dir, False).metrics
     metrics["wall_seconds"] = time.perf_counter() - t0
     metrics["process_cpu_seconds"] = time.process_time() - cpu0
     return metrics
@@ -147,8 +147,10 @@ def readme_rows(results: dict[str, dict[str, Any]],
                      "metric": "inv. err. of z, quarter turns (f32, worst)",
                      "value": g["inv_err_exact"], "reference": "≤ 1e-5 (acceptance)",
                      "note": f"f64 {g['inv_err_exact_f64']:.2g}; angle equivariance "
-                             f"{g['pose_err_deg']:.2g}° (worst); random angles "
-                             f"{g['pose_err_deg_any']:.2g}° (mean)"})
+                             f"{metric(g, 'pose_err_exact_angle_deg', 'pose_err_deg'):.2g}° "
+                             "(worst); random angles "
+                             f"{metric(g, 'pose_err_any_angle_deg', 'pose_err_deg_any'):.2g}° "
+                             "(mean)"})
         load = g.get("load_average_at_start")
         load = f"{load[0]:.2g}" if load else "?"
         rows.append({"task": task, "method": LABEL["giae"], "metric": "train seconds",

@@ -53,11 +53,13 @@ def render() -> str:
     ]
     for name, (args, message) in errors.CASES.items():
         out.append(f"| {_cell(name)} | `quotient {_cell(' '.join(args))}` | {_cell(message)} | 2 |")
-    out += ["", "## Your own data files (`quotient train rotated-mnist --set data=FILE`)", "",
-            "| case | extra settings | message | exit |", "|---|---|---|---|"]
-    for name, (_, extra, message) in bad.DATA_CASES.items():
+    out += ["", "## Your own data files (`quotient train EXPERIMENT --set data=FILE`)", "",
+            "| case | experiment | extra settings | message | exit |", "|---|---|---|---|---|"]
+    for name, (make, extra, message) in bad.DATA_CASES.items():
         shown = _cell(message).replace("{f}", "FILE")
-        out.append(f"| {_cell(name)} | {_cell(' '.join(extra)) or '—'} | {shown} | 2 |")
+        experiment = getattr(make, "experiment", "rotated-mnist")
+        out.append(f"| {_cell(name)} | {experiment} | {_cell(' '.join(extra)) or '—'} | "
+                   f"{shown} | 2 |")
     out += ["", "## Setting values", "", "| case | command | message | exit |",
             "|---|---|---|---|"]
     for name, (experiment, settings, message) in bad.VALUE_CASES.items():

@@ -48,6 +48,9 @@ def build_report(run_dir: Any) -> tuple[Path, Path]:
     records = rd.read_metrics_log()
     plots = sorted(rd.plots_dir.glob("*.png")) if rd.plots_dir.is_dir() else []
     name = saved.get("experiment", "run")
+    data = (saved.get("config") or {}).get("data")
+    if isinstance(data, str) and data not in ("", "atlas", "sbm"):  # the user's own file
+        name = f"{name} on {Path(data).name}"
     status = "finished" if metrics else "not finished (no metrics.json yet)"
     config_text = json.dumps(saved.get("config", saved), indent=2)
     epochs = _last_records(records, "epoch")
