@@ -423,3 +423,31 @@ def test_every_refusal_is_one_line_naming_the_action_and_the_fix():
         with pytest.raises((ValueError, TypeError)) as info:
             act(g, x)
         assert str(info.value) == message, act.name
+
+
+def test_half_precision_images_stay_half_precision(gen):
+    img = torch.rand(B, 1, 8, 8, generator=gen) * disc_mask(8, 8)
+    ang = SO2().sample(B, generator=gen)
+    for dtype in (torch.float16, torch.bfloat16):
+        out = rotate_image(ang, img.to(dtype))
+        assert out.dtype == dtype
+        assert torch.allclose(out.float(), rotate_image(ang, img), atol=0.05)
+
+
+def test_few_points_with_features_move_only_their_coordinates(gen):
+    """Two points in 3-d, each with four feature columns (fewer points than coordinates)."""
+    rigid = product(SE3(), SymmetricGroup(2))
+    h = rigid.sample(B, generator=gen)
+    pts = torch.randn(B, 2, 3, dtype=torch.float64, generator=gen)
+    feats = torch.rand(B, 2, 4, dtype=torch.float64, generator=gen)
+    out = rigid_motion_and_permute_points(h, torch.cat([pts, feats], -1))
+    expected = permute_set(h[1], torch.cat([rigid_motion(h[0], pts), feats], -1))
+    assert torch.allclose(out, expected, atol=1e-12)
+
+
+def test_group_names_are_compared_without_brackets_spaces_or_times_signs():
+    """"Z4 × Z5", "Z4xZ5" and "Z(4)xZ(5)" are the same name."""
+    grid = CyclicShifts2d(4, 5)  # named "Z4xZ5"
+    for spelled in ("Z4 × Z5", "Z4xZ5", "Z(4) x Z(5)"):
+        assert Action("a", lambda g, x: x, True, (spelled,)).accepts(grid), spelled
+    assert not Action("a", lambda g, x: x, True, ("Z4 × Z6",)).accepts(grid)
