@@ -107,6 +107,7 @@ def test_own_images_split_defaults_to_the_file_and_is_titled_by_it(tmp_path):
 
 def test_bundled_sample_keeps_its_8000_2000_split(monkeypatch):
     """The defaults on the bundled digits are those of before (no file: 8,000 / 2,000)."""
+    from quotient.data import rotated_mnist as data_module
     from quotient.experiments import rotated_mnist
 
     asked = {}
@@ -115,7 +116,7 @@ def test_bundled_sample_keeps_its_8000_2000_split(monkeypatch):
         asked.update(kwargs)
         raise RuntimeError("stop")
 
-    monkeypatch.setattr(rotated_mnist, "load_rotated_mnist_sample", record)
+    monkeypatch.setattr(data_module, "load_rotated_mnist_sample", record)
     with pytest.raises(RuntimeError, match="stop"):
         rotated_mnist.load_data(rotated_mnist.RotatedMNISTConfig())
     assert asked == {"n_train": 8000, "n_test": 2000, "seed": 0}

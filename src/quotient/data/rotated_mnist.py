@@ -14,7 +14,9 @@ from quotient.errors import DataError
 
 from .mnist import images_to_float, load_mnist_sample
 
-__all__ = ["RotatedMNIST", "RotatedSplit", "load_rotated_mnist_sample", "make_rotated_mnist"]
+__all__ = [
+    "RotatedMNIST", "RotatedSplit", "load_rotated_mnist_sample", "make_rotated_mnist",
+    "rotated_split"]
 
 RotateFn = Callable[[Tensor, Tensor], Tensor]
 
@@ -150,3 +152,30 @@ def load_rotated_mnist_sample(
     return make_rotated_mnist(
         sample.images, sample.labels, n_train=n_train, n_test=n_test, seed=seed, rotate=rotate
     )
+
+
+def rotated_split(data: str = "", *, n_train: int | None = None, n_test: int | None = None,
+                  seed: int = 0, rotate: bool = True, side_factor: int = 1,
+                  batch_size: int | None = None) -> RotatedMNIST:
+    """The bundled sample (``data=""``: 8,000 + 2,000 digits unless sizes are given) or your
+    images (an ``.npz`` with ``images`` and ``labels``, split 80 % / 20 % unless sizes are
+    given), each turned by a random angle (``rotate``), checked first: an image side not
+    divisible by ``side_factor`` (what a decoder that doubles the size needs), or split sizes
+    (and a ``batch_size``) that do not fit the file raise a one-line error naming the fix."""
+    from ..errors import DataError
+    from .user import load_image_file
+    from .user_files import split_sizes
+
+    if not data:
+        return load_rotated_mnist_sample(n_train=8000 if n_train is None else n_train,
+                                         n_test=2000 if n_test is None else n_test, seed=seed)
+    own = load_image_file(data)
+    size = own.images.shape[-1]
+    if size % side_factor:
+        raise DataError(f"data file {data}: image side {size} must be divisible by "
+                        f"{side_factor} (the decoder doubles the size "
+                        f"{side_factor.bit_length() - 1} times); pad or crop the images")
+    n_train, n_test = split_sizes(len(own), n_train, n_test, what="images", source=data,
+                                  batch_size=batch_size)
+    return make_rotated_mnist(own.images, own.labels, n_train=n_train, n_test=n_test,
+                              seed=seed, rotate_train=rotate, rotate_test=rotate)

@@ -32,7 +32,7 @@ import dataclasses
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import torch
 from torch import Tensor, nn
@@ -104,7 +104,10 @@ class GIAERecipe:
             every ``eval_every`` epochs as ``test_<name>`` (``rec_mse`` as ``test_rec``).
         epoch_metrics: ``(cfg, model, split) -> {name: float}``, logged with the test
             reconstruction every ``eval_every`` epochs.
-        plots: ``(cfg, model, split, metrics, fit_result, run_dir) -> None``.
+        plots: ``(cfg, model, split, metrics, fit_result, run_dir) -> None``, after the
+            common ones (learning curve, codes, and with ``examples`` = ``"images"`` or
+            ``"signals"`` a few inputs with their reconstructions and canonical forms; the pose
+            against ``split.extras["true_pose"] = {"values", "period", "unit", "scale"}``).
         companions: ``(cfg, split) -> {name: value}``: other models trained in the same run
             after the main one (e.g. a baseline with a time budget); run by ``run`` only, not
             by ``evaluate``.
@@ -130,6 +133,7 @@ class GIAERecipe:
     metrics: Callable[[Any, nn.Module, Split, SymmetryReport], dict[str, Any]] | None = None
     epoch_metrics: Callable[[Any, nn.Module, Split], dict[str, float]] | None = None
     plots: Callable[..., None] | None = None
+    examples: Literal["images", "signals"] | None = None
     companions: Callable[[Any, Split], dict[str, Any]] | None = None
     rec_metrics: Callable[[nn.Module, Any], Mapping[str, float]] | None = None
     downstream: Callable[[Any, nn.Module, Split, RunDir], dict[str, Any]] | None = None
@@ -316,8 +320,37 @@ def _plots(recipe: GIAERecipe, cfg: Any, model: nn.Module, split: Split,
         plot_embedding(pts, split.test_labels[torch.as_tensor(idx)],
                        run_dir.plot_path("embedding"),
                        title=f"{title}: test codes z ({method}){knn}")
+    _example_plots(recipe, model, split, run_dir, title)
     if recipe.plots is not None:
         recipe.plots(cfg, model, split, metrics, result, run_dir)
+
+
+def _example_plots(recipe: GIAERecipe, model: nn.Module, split: Split, run_dir: RunDir,
+                   title: str) -> None:
+    """Inputs / reconstructions / canonical forms of a few test samples, and the predicted
+    against the true pose when the data knows it (``split.extras["true_pose"]``)."""
+    from ..models.giae import GIAE
+    from ..plots import plot_angle_scatter, plot_image_grid, plot_signals
+
+    if recipe.examples is not None:
+        x = _cast(_take(split.test, 12 if recipe.examples == "images" else 6), _dtype(model))
+        with torch.no_grad():
+            rows = {"input": x, "reconstruction": _reconstruct(model, x)}
+            if isinstance(model, GIAE):
+                rows["canonical"] = model(x).canonical
+        if recipe.examples == "images":
+            plot_image_grid(rows, run_dir.plot_path("images"), n=12, title=title)
+        else:
+            plot_signals(rows, run_dir.plot_path("signals"), title=title)
+    truth = split.extras.get("true_pose")
+    if truth is not None and isinstance(model, GIAE):
+        scale = truth.get("scale", 1.0)
+        with torch.no_grad():
+            pose = _batched(lambda b: model.encode(b)[1].element,
+                            _cast(split.test, _dtype(model)))
+        plot_angle_scatter(truth["values"] * scale, pose * scale, run_dir.plot_path("pose"),
+                           labels=split.test_labels, period=truth["period"], unit=truth["unit"],
+                           title=f"{title}: predicted vs true pose")
 
 
 def run_recipe(recipe: GIAERecipe, cfg: Any, run_dir: RunDir, resume: bool

@@ -15,7 +15,7 @@ integer shifts as the exact group and real-valued (Fourier) shifts as the approx
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Literal
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
@@ -23,7 +23,6 @@ from torch import Tensor, nn
 from ..actions import roll_signal
 from ..data.signals import make_shifted_signals
 from ..groups import SO2, CyclicShifts
-from ..models.giae import GIAE
 from ..models.image_giae import signal_baseline, signal_giae
 from ..models.losses import autoencoder_loss
 from ..nn.pose_so2 import shift_by_angle
@@ -90,7 +89,9 @@ def load_data(cfg: ShiftedSignalsConfig) -> Split:
     train = make_shifted_signals(cfg.n_train, seed=cfg.data_seed, **kw)
     test = make_shifted_signals(cfg.n_test, seed=cfg.data_seed + 1, **kw)
     return Split(train.signals, test.signals, train.labels, test.labels,
-                 name=f"shifted-signals ({cfg.model})", extras={"shifts": test.shifts})
+                 name=f"shifted-signals ({cfg.model})",
+                 extras={"true_pose": {"values": test.shifts, "period": float(cfg.length),
+                                       "unit": "cells"}})
 
 
 def random_shift(x: Tensor, generator: torch.Generator) -> Tensor:
@@ -116,27 +117,9 @@ def _symmetry(cfg: ShiftedSignalsConfig) -> tuple[Symmetry, Symmetry]:
             Symmetry(SO2(), shift_by_angle(cfg.length)))
 
 
-def _plots(cfg: ShiftedSignalsConfig, model: nn.Module, split: Split, metrics: dict[str, Any],
-           result: Any, run_dir: Any) -> None:
-    from ..plots import plot_angle_scatter, plot_signals
-
-    x = split.test[:6]
-    with torch.no_grad():
-        rows = {"input": x, "reconstruction": model.reconstruct(x)}
-        if isinstance(model, GIAE):
-            rows["canonical"] = model(x).canonical
-    plot_signals(rows, run_dir.plot_path("signals"), title=split.name)
-    if isinstance(model, GIAE):
-        with torch.no_grad():
-            shift = torch.cat([model.encode(b)[1].element for b in split.test.split(500)])
-        plot_angle_scatter(split.extras["shifts"], shift, run_dir.plot_path("pose"),
-                           labels=split.test_labels, period=float(cfg.length), unit="cells",
-                           title=f"{split.name}: predicted vs true shift")
-
-
 EXPERIMENT = giae_experiment(GIAERecipe(
     name="shifted-signals",
     description="cyclic-shift invariant autoencoder (circular CNN + Fourier-phase pose) on 1-d "
                 "signals",
     config_cls=ShiftedSignalsConfig, data=load_data, model=build_model,
-    loss=lambda cfg, model: autoencoder_loss, symmetry=_symmetry, plots=_plots))
+    loss=lambda cfg, model: autoencoder_loss, symmetry=_symmetry, examples="signals"))
