@@ -10,6 +10,7 @@ import torch
 from torch import Tensor
 
 __all__ = ["GraphSet", "SBMGraphs", "graph_split", "is_connected", "make_sbm_graphs",
+           "own_graph_split",
            "rigid_graphs"]
 
 
@@ -187,3 +188,25 @@ def graph_split(data: str = "atlas", *, seed: int = 0, max_nodes: int = 7,
         else:
             raise ValueError(f"data must be 'atlas' or 'sbm', got {data!r}")
     return parts[0], parts[1]
+
+
+def own_graph_split(path: str, *, max_nodes: int, seed: int = 0, batch_size: int | None = None,
+                    dtype: torch.dtype = torch.float32
+                    ) -> tuple[GraphSet, GraphSet, tuple[Tensor | None, Tensor | None], str]:
+    """Your graphs (an ``.npz`` of ``adjacency (N, n, n)``, optional ``mask`` and ``labels``;
+    see :func:`~quotient.data.user_files.load_graph_file`), checked and split 80 % / 20 %
+    (seeded): the training and test :class:`GraphSet` (numbered, no isomorphism classes), their
+    labels and the file's name.
+
+    Raises:
+        DataError, ConfigError: the file or the sizes do not fit, naming the fix.
+    """
+    from .user_files import load_graph_file, split_data, split_sizes
+
+    own = load_graph_file(path, max_nodes=max_nodes)
+    sizes = split_sizes(len(own), None, None, what="graphs", source=path, batch_size=batch_size)
+    parts = split_data(own, *sizes, seed=seed)
+    sets = [GraphSet(p.values.to(dtype), p.mask, torch.arange(len(p)) + first,
+                     p.values.sum(dim=(1, 2)).long() // 2)
+            for p, first in zip(parts, (0, sizes[0]), strict=True)]
+    return sets[0], sets[1], (parts[0].labels, parts[1].labels), own.name

@@ -24,8 +24,7 @@ from typing import Any, Literal
 import torch
 from torch import nn
 
-from ..data.graphs import GraphSet, graph_split, rigid_graphs
-from ..data.user_files import PaddedData, load_graph_file, split_data, split_sizes
+from ..data.graphs import graph_split, own_graph_split, rigid_graphs
 from ..errors import ConfigError
 from ..metrics import SymmetryReport
 from ..metrics import graphs as gm
@@ -46,27 +45,13 @@ def _default_train() -> TrainConfig:
 
 @dataclass
 class GraphsConfig:
-    """Settings of graphs.
-
-    Attributes:
-        train: training settings (cosine rate over ``max_steps`` or ``time_limit_minutes``).
-        model: ``"giae"`` or ``"classical"``; data: ``"atlas"``, ``"sbm"`` or your ``.npz``
-            file of graphs (``adjacency (N, n, n)`` 0/1 symmetric, optional ``mask (N, n)``
-            and integer ``labels (N,)``; 80 % / 20 % split, seeded by ``train.seed``).
-        max_nodes: atlas graphs with at most this many nodes (≤ 7), padded to that size; with
-            your file, the most real nodes a graph may have (the model's slots).
-        train_copies, test_copies: relabelled copies per atlas class in the training / test set.
-        sbm_nodes, sbm_train, sbm_test: SBM graph size and number of graphs.
-        latent_dim, channels, layers: code trunk; pose_channels, pose_layers: pose trunk;
-            walks: input channels ``A^k``, k ≤ walks; batch_norm: normalise pooled codes.
-        decoder_hidden, decoder_layers: decoder MLP (and the classical encoder's).
-        tau, perm_mode, pose_method, entropy_weight: pose relaxation and penalty;
-            pose_lr_scale: learning-rate factor of the pose network μ (0: keep it fixed).
-        eval_every: evaluate 1,000 test graphs every this many epochs; check_samples: test
-            graphs in the symmetry report (all of the default test sets).
-        baseline_minutes: training time of the classical autoencoder after the GIAE (0: none).
-        threads: CPU threads (0: torch's default); dtype: ``"float32"`` or ``"float64"``.
-    """
+    """Settings of graphs: ``model`` (``giae`` or ``classical``); ``data`` (``atlas``, ``sbm``
+    or your ``.npz`` of ``adjacency``, optional ``mask`` and ``labels``, split 80 % / 20 %);
+    ``max_nodes`` (atlas graphs up to this size, or your graphs' most nodes: the model's
+    slots); relabelled ``train_copies``/``test_copies`` per atlas class; the SBM sizes; the
+    encoder and decoder widths (:class:`~quotient.models.graph_giae.GraphGIAE`); the pose's
+    relaxation, entropy and ``pose_lr_scale`` (0: the pose network stays fixed);
+    ``baseline_minutes`` for the classical autoencoder trained after the GIAE (0: none)."""
 
     train: TrainConfig = field(default_factory=_default_train)
     model: Literal["giae", "classical"] = "giae"
@@ -101,45 +86,31 @@ class GraphsConfig:
 BUILT_IN = ("atlas", "sbm")
 
 
-def check_data(cfg: GraphsConfig) -> PaddedData | None:
-    """Your graphs (``cfg.data`` naming an ``.npz`` file), checked before a run directory is
-    made; ``None`` for the built-in data."""
-    if cfg.data in BUILT_IN:
-        return None
-    if not cfg.data.endswith(".npz") and not Path(cfg.data).exists():
-        raise ConfigError(f"data must be 'atlas', 'sbm' or the path of an .npz file of your "
-                          f"graphs, got {cfg.data!r}")
-    own = load_graph_file(cfg.data, max_nodes=cfg.max_nodes)
-    split_sizes(len(own), None, None, what="graphs", source=cfg.data,
-                batch_size=cfg.train.batch_size)
-    return own
-
-
-def _graph_set(cfg: GraphsConfig, part: PaddedData, first: int) -> GraphSet:
-    """Your graphs as a :class:`GraphSet`, numbered from ``first`` (no isomorphism classes)."""
-    return GraphSet(part.values.to(getattr(torch, cfg.dtype)), part.mask,
-                    torch.arange(len(part)) + first, part.values.sum(dim=(1, 2)).long() // 2)
-
-
 def load_data(cfg: GraphsConfig) -> Split:
     """``(adjacency, mask)`` of the training graphs and of the held-out relabellings (or of
     your file's split, titled by its name); the :class:`~quotient.data.graphs.GraphSet` s and
     which test graphs are rigid in ``extras``."""
-    own = check_data(cfg)
     labels: tuple[Any, Any] = (None, None)
-    if own is None:
+    seed, dtype, name = mix_seed(cfg.train.seed, "graphs-data"), getattr(torch, cfg.dtype), "graphs"
+    if cfg.data in BUILT_IN:
         train, test = graph_split(
-            cfg.data, seed=mix_seed(cfg.train.seed, "graphs-data"), max_nodes=cfg.max_nodes,
-            train_copies=cfg.train_copies, test_copies=cfg.test_copies, sbm_nodes=cfg.sbm_nodes,
-            sbm_train=cfg.sbm_train, sbm_test=cfg.sbm_test, dtype=getattr(torch, cfg.dtype))
+            cfg.data, seed=seed, max_nodes=cfg.max_nodes, train_copies=cfg.train_copies,
+            test_copies=cfg.test_copies, sbm_nodes=cfg.sbm_nodes, sbm_train=cfg.sbm_train,
+            sbm_test=cfg.sbm_test, dtype=dtype)
+    elif cfg.data.endswith(".npz") or Path(cfg.data).exists():
+        train, test, labels, name = own_graph_split(cfg.data, max_nodes=cfg.max_nodes, seed=seed,
+                                                    batch_size=cfg.train.batch_size, dtype=dtype)
     else:
-        sizes = split_sizes(len(own), None, None, what="graphs", source=cfg.data)
-        mine = split_data(own, *sizes, seed=mix_seed(cfg.train.seed, "graphs-data"))
-        train, test = _graph_set(cfg, mine[0], 0), _graph_set(cfg, mine[1], sizes[0])
-        labels = (mine[0].labels, mine[1].labels)
-    name = "graphs" if own is None else own.name
+        raise ConfigError(f"data must be 'atlas', 'sbm' or the path of an .npz file of your "
+                          f"graphs, got {cfg.data!r}")
     return Split(train.inputs, test.inputs, *labels, name=f"{name} ({cfg.model})",
                  extras={"train": train, "test": test, "rigid": rigid_graphs(*test.inputs)})
+
+
+def check_data(cfg: GraphsConfig) -> None:
+    """Your graphs, checked before a run directory is made."""
+    if cfg.data not in BUILT_IN:
+        load_data(cfg)
 
 
 def build_model(cfg: GraphsConfig, split: Split | None = None) -> nn.Module:
