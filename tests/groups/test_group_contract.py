@@ -277,3 +277,18 @@ def test_representations_from_data_are_float64_for_any_batch():
     so2 = SO2()
     two = so2.rep() + so2.rep()
     assert two.lie_generators().shape == (1, 4, 4)
+
+
+def test_the_left_regular_representation_of_a_product():
+    """FiniteGroup.regular_representation works on tuple elements and agrees with the product's
+    own regular representation (the Kronecker product of its factors')."""
+    from quotient.groups import FiniteGroup, representation_from_generators
+
+    group = product(CyclicGroup(2), DihedralGroup(3))
+    g = group.sample(4, generator=_seeded())
+    direct = FiniteGroup.regular_representation(group, g)
+    assert direct.dtype == F64
+    assert torch.equal(direct, group.representation(g, "regular"))
+    c4 = CyclicGroup(4)
+    assert representation_from_generators(c4, c4.representation(c4.generators())).name == \
+        "custom"
