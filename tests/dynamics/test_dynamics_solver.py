@@ -258,3 +258,122 @@ def test_svd_ranks_are_relative_to_the_largest_singular_value(scale):
     assert float((m.T @ kernel).abs().max()) <= 1e-10 * float(m.abs().max())
     assert orthonormalize(torch.zeros(3, 2)).shape == (3, 0)
     assert null_space(torch.zeros(2, 3))[0].shape == (3, 3)
+
+
+# --- refusals word for word, edge cases of the kernels, chunked group sums -----------------
+
+
+def _custom(group, dim, name, mats, lie):
+    return Representation(group, dim, name, mats, lie)
+
+
+def test_every_refusal_of_bad_representations_names_the_side_and_the_fix():
+    so3, c4 = SO3(), C4
+    nan_lie = _custom(so3, 3, "nanlie", lambda g: g, lambda: torch.full((3, 3, 3), float("nan")))
+    two_gens = _custom(so3, 3, "two", lambda g: g, lambda: so3.lie_algebra()[:2])
+    leaky = so3.lie_algebra().clone()
+    leaky[0, 0, 0] = 1e-6  # antisymmetric only up to 1e-6
+    not_anti = _custom(so3, 3, "leaky", lambda g: g, lambda: leaky)
+    skewed = _custom(c4, 2, "skewed", lambda g: torch.tensor(
+        [[1.0, 1.0], [0.0, 1.0]], dtype=torch.float64).expand(len(g), 2, 2),
+        lambda: torch.zeros(0, 2, 2, dtype=torch.float64))
+    nan_mats = _custom(c4, 2, "nan", lambda g: torch.full((len(g), 2, 2), float("nan"),
+                                                          dtype=torch.float64),
+                       lambda: torch.zeros(0, 2, 2, dtype=torch.float64))
+    liar = _custom(c4, 3, "liar", lambda g: c4.representation(g, "standard"),
+                   lambda: torch.zeros(0, 3, 3, dtype=torch.float64))
+    finite = "contains NaN or infinite values; pass a finite matrix"
+    cases = [
+        (nan_mats, c4.rep(), f"rep_in generators {finite}"),
+        (c4.rep(), nan_mats, f"rep_out generators {finite}"),
+        (nan_lie, so3.rep(), f"rep_in Lie generators {finite}"),
+        (so3.rep(), nan_lie, f"rep_out Lie generators {finite}"),
+        (liar, c4.rep(), "representation matrices have sizes 2, 2 but the representations "
+                         "declare dimensions 3, 2"),
+        (c4.rep(), liar, "representation matrices have sizes 2, 2 but the representations "
+                         "declare dimensions 2, 3"),
+        (so3.rep() * so3.rep(), two_gens, "rep_in has 3 Lie generators and rep_out 2; they "
+                                          "must come from the same Lie algebra basis"),
+        (skewed, c4.rep(), "rep_in (skewed) is not orthogonal on the group's generators; Π_G = "
+                           "QQᵀ is the group average only for orthogonal representations — "
+                           "change basis to make it orthogonal"),
+        (c4.rep(), skewed, "rep_out (skewed) is not orthogonal on the group's generators; Π_G = "
+                           "QQᵀ is the group average only for orthogonal representations — "
+                           "change basis to make it orthogonal"),
+        (not_anti, so3.rep(), "rep_in has Lie generators that are not antisymmetric (the "
+                              "representation is not orthogonal); change basis first"),
+        (so3.rep(), not_anti, "rep_out has Lie generators that are not antisymmetric (the "
+                              "representation is not orthogonal); change basis first"),
+    ]
+    for rep_in, rep_out, message in cases:
+        with pytest.raises(SubspaceError) as info:
+            solve_equivariant(rep_in, rep_out)
+        assert str(info.value) == message
+
+
+def test_group_sums_in_many_chunks_agree(monkeypatch):
+    """The character formula and the Reynolds average walk the group in chunks of elements;
+    tiny chunks give the same numbers as one chunk."""
+    import quotient.dynamics.solver as solver
+
+    d4 = DihedralGroup(4)
+    rin, rout = d4.rep("regular"), d4.rep("standard")
+    a = torch.randn(3, rout.dim, rin.dim, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(2))
+    whole = (character_dimension(rin, rin), character_dimension(rin, rout), reynolds(rin, rout, a))
+    monkeypatch.setattr(solver, "CHUNK", 50)  # a few elements per chunk
+    assert character_dimension(rin, rin) == whole[0] == 8
+    assert character_dimension(rin, rout) == whole[1] == 2
+    assert torch.allclose(reynolds(rin, rout, a), whole[2], atol=1e-14)
+
+
+def test_the_lie_residual_is_relative_to_the_generators():
+    from quotient.dynamics.solver import _residual
+
+    li = lo = SO3().lie_algebra()
+    e00 = torch.zeros(9, 1, dtype=torch.float64)
+    e00[0] = 1.0  # A = E_00: L A − A L has entries ±1
+    empty = torch.zeros(0, 3, 3, dtype=torch.float64)
+    assert _residual(e00, empty, empty, li, lo) == pytest.approx(1 / 3)  # 1 / (1 + 1 + 1)
+    assert _residual(e00, empty, empty, 10 * li, 10 * lo) == pytest.approx(10 / 21)
+
+
+def test_a_non_orthonormal_basis_is_caught(monkeypatch):
+    import quotient.dynamics.solver as solver
+
+    true = solver.null_space
+
+    def doubled(c, rtol=1e-9):
+        q, s = true(c, rtol)
+        return 2 * q, s
+
+    monkeypatch.setattr(solver, "null_space", doubled)
+    so3 = SO3()
+    with pytest.raises(SelfCheckError) as info:
+        solve_equivariant(so3.rep(), so3.rep())
+    assert str(info.value) == "basis is not orthonormal: max |QᵀQ − I| = 3.00e+00"
+
+
+def test_svd_kernels_on_edge_cases():
+    from quotient.dynamics._linalg import null_space, orthonormalize
+
+    f64 = torch.float64
+    q, s = null_space(torch.zeros(2, 3))  # everything is in the null space
+    assert q.dtype == f64 and torch.equal(q, torch.eye(3, dtype=f64)) and s.shape == (0,)
+    q, s = null_space(torch.zeros(0, 3))
+    assert torch.equal(q, torch.eye(3, dtype=f64))
+    ones = torch.ones(1, 3)  # one non-zero row: a 2-dimensional null space
+    q, s = null_space(ones)
+    assert q.shape == (3, 2) and q.dtype == f64 and s.dtype == f64
+    assert float((ones.double() @ q).abs().max()) <= 1e-15
+    rank1 = torch.outer(torch.tensor([1.0, 2.0, 3.0]), torch.tensor([1.0, -1.0, 0.5])).double()
+    assert null_space(rank1)[0].shape == (3, 2)
+    assert orthonormalize(rank1).shape == (3, 1)
+    assert orthonormalize(torch.zeros(3, 0)).shape == (3, 0)
+    assert orthonormalize(torch.zeros(3, 2)).shape == (3, 0)
+    column = torch.tensor([[3.0], [4.0], [0.0]])
+    q = orthonormalize(column)
+    assert q.dtype == f64 and torch.allclose(q.abs(), torch.tensor([[0.6], [0.8], [0.0]],
+                                                                   dtype=f64))
+    frame = torch.eye(4, dtype=f64)[:, :2]  # already orthonormal: largest singular value 1
+    assert orthonormalize(frame).shape == (4, 2)
