@@ -377,3 +377,88 @@ def test_svd_kernels_on_edge_cases():
                                                                    dtype=f64))
     frame = torch.eye(4, dtype=f64)[:, :2]  # already orthonormal: largest singular value 1
     assert orthonormalize(frame).shape == (4, 2)
+
+
+def test_routes_are_chosen_as_documented_and_named():
+    """auto: the generators' null space for finite groups too large to average over (S9);
+    a representation without Lie generators on one side only is not Lie-free; method names
+    are reported as asked; orbit is refused for Lie groups."""
+    so3, s9 = SO3(), SymmetricGroup(9)
+    big = solve_equivariant(s9.rep("standard"), s9.rep("standard"))
+    assert big.method == "nullspace" and big.dim == 1
+    one_sided = solve_equivariant(so3.rep("trivial"), so3.rep())
+    assert one_sided.method == "nullspace" and one_sided.dim == 0
+    assert solve_equivariant(so3.rep(), so3.rep("trivial")).dim == 0
+    c8 = CyclicGroup(8)
+    assert solve_equivariant(c8.rep(), c8.rep("regular"), method="dense").method == "dense"
+    assert solve_equivariant(c8.rep(), c8.rep("regular"), method="nullspace").method == \
+        "nullspace"
+    for method, message in (("orbit", "method='orbit' does not apply to Lie groups"),
+                            ("reynolds", "method='reynolds' needs a finite group")):
+        with pytest.raises(SubspaceError) as info:
+            solve_equivariant(so3.rep(), so3.rep(), method=method)
+        assert str(info.value) == message
+    with pytest.raises(SubspaceError) as info:
+        solve_equivariant(c8.rep(), c8.rep(), method="orbit")
+    assert str(info.value) == "method='orbit' needs generators that act by signed permutations"
+
+
+def test_the_solver_is_deterministic_and_honours_rtol():
+    c8, so3 = CyclicGroup(8), SO3()
+    first = solve_equivariant(c8.rep(), c8.rep("regular")).basis
+    assert torch.equal(first, solve_equivariant(c8.rep(), c8.rep("regular")).basis)
+    none = solve_equivariant(c8.rep(), c8.rep("trivial"), method="reynolds")
+    assert none.dim == 0 and none.basis.shape == (2, 0) and not none.projector().any()
+    with pytest.raises(SelfCheckError) as info:  # rtol 0.9 drops a direction of the average
+        solve_equivariant(c8.rep(), c8.rep("regular"), rtol=0.9)
+    assert str(info.value) == ("Reynolds probes gave rank 1 but the character formula says 2; "
+                               "try another rtol")
+    with pytest.raises(SelfCheckError, match="^nullspace basis violates the constraints: "):
+        solve_equivariant(so3.rep(), so3.rep(), rtol=2.0)  # every map counted as a solution
+
+
+def test_character_formula_and_reynolds_refusals():
+    c4 = CyclicGroup(4)
+    fake = Representation(CyclicGroup(2), 1, "half", lambda g: (1 - g.double())[:, None, None],
+                          lambda: torch.zeros(0, 1, 1, dtype=torch.float64))  # ρ(s) = 0
+    cases = [
+        (lambda: character_dimension(c4.rep(), CyclicGroup(4).rep()),
+         "the character formula needs two representations of one finite group"),
+        (lambda: character_dimension(SO3().rep(), SO3().rep()),
+         "the character formula needs two representations of one finite group"),
+        (lambda: character_dimension(fake, fake.group.rep("trivial")),
+         "character average 0.5 is not an integer: these matrices do not form representations "
+         "of the group"),
+        (lambda: reynolds(SO3().rep(), SO3().rep(), torch.zeros(1, 3, 3)),
+         "the Reynolds average needs a finite group; use solve_equivariant"),
+        (lambda: reynolds(c4.rep(), c4.rep("regular"), torch.zeros(3, 5)),
+         "maps have shape (3, 5), expected (4, 2) = (d_out, d_in)"),
+        (lambda: reynolds(c4.rep(), c4.rep("regular"), torch.zeros(7, 3, 5)),
+         "maps have shape (3, 5), expected (4, 2) = (d_out, d_in)"),
+        (lambda: reynolds(c4.rep(), c4.rep(), torch.full((2, 2), float("nan"))),
+         "the map to project contains NaN or infinite values; pass a finite matrix"),
+    ]
+    s5 = SymmetricGroup(5)
+    from quotient.dynamics.solver import constraint_matrices
+
+    cases.append((lambda: constraint_matrices(s5.rep("regular"), s5.rep("regular")),
+                  "D = 14400 is too large for dense constraint matrices (max 12000); use "
+                  "method='orbit' or 'reynolds'"))
+    for run, message in cases:
+        with pytest.raises(SubspaceError) as info:
+            run()
+        assert str(info.value) == message
+
+
+def test_reynolds_keeps_the_dtype_and_walks_every_element(monkeypatch):
+    import quotient.dynamics.solver as solver
+
+    d4 = DihedralGroup(4)
+    rin, rout = d4.rep("standard"), d4.rep("regular")
+    a = torch.randn(20, rout.dim, rin.dim, dtype=torch.float64,
+                    generator=torch.Generator().manual_seed(3))
+    whole = reynolds(rin, rout, a)
+    low = reynolds(rin, rout, a.float())
+    assert low.dtype == torch.float32 and torch.allclose(low.double(), whole, atol=1e-6)
+    monkeypatch.setattr(solver, "CHUNK", 500)  # 7 elements per chunk, one at a time inside
+    assert torch.allclose(reynolds(rin, rout, a), whole, atol=1e-14)
