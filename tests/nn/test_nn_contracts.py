@@ -9,6 +9,7 @@ import math
 import pytest
 import torch
 
+from quotient.groups import SE3
 from quotient.nn import (
     graph_pose,
     graphs,
@@ -17,6 +18,7 @@ from quotient.nn import (
     points,
     pose_frames,
     pose_perm,
+    pose_rigid,
     pose_so2,
     sets,
     signals,
@@ -245,3 +247,41 @@ def test_c4_actions_on_stacks_of_vectors():
         rot = torch.tensor([[math.cos(angle), -math.sin(angle)],
                             [math.sin(angle), math.cos(angle)]], dtype=F64)
         assert torch.allclose(out[i], v[i] @ rot.T, atol=1e-15)
+
+
+def test_pose_heads_carry_their_mask_penalty_and_inverse():
+    from quotient.nn.pose_perm import sort_rows
+
+    head = pose_perm.PermutationPose().eval()
+    scores = torch.tensor([[0.3, 0.9, 0.1], [0.5, 0.2, 0.8]], dtype=F64)
+    mask = torch.tensor([[True, True, False], [True, True, True]])
+    pose = head(scores, mask)
+    assert torch.equal(pose.mask, mask) and list(pose.penalties) == ["perm_entropy"]
+    x = torch.randn(2, 3, 2, dtype=F64, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(pose.invert(x), sort_rows(pose.matrix, x))
+    assert torch.allclose(pose.apply(pose.invert(x)), x)
+
+    shift = pose_so2.ShiftPoseHead()
+    # odd length: real shifts compose exactly (no Nyquist term)
+    y = torch.randn(2, 9, dtype=F64, generator=torch.Generator().manual_seed(4))
+    pose = shift(y)
+    signal = torch.randn(2, 1, 9, dtype=F64, generator=torch.Generator().manual_seed(5))
+    assert torch.allclose(pose.apply(signal), pose_so2.fourier_shift(pose.element, signal))
+    assert torch.allclose(pose.invert(pose.apply(signal)), signal, atol=1e-12)
+
+
+def test_rigid_pose_helpers():
+    enc = points.PointCloudEncoder(3, 4).double().eval()
+    _, feats = enc(torch.randn(2, 4, 3, dtype=F64, generator=torch.Generator().manual_seed(6)))
+    assert pose_rigid.rigid_group_of_features(True)(feats).name == "SE(3) × S4"
+    assert pose_rigid.rigid_group_of_features(False)(feats).name == "E(3) × S4"
+    g = SE3().sample(2, generator=torch.Generator().manual_seed(7))
+    order = torch.tensor([[0, 1, 2, 3], [1, 0, 2, 3]])
+    moved = g.clone()
+    moved[:, :3, 3] += 1.0
+    same = pose_rigid.rigid_pose_mismatch((g, order), (g, order))
+    assert all(float(v.abs().max()) == 0.0 for v in same.values())
+    shifted = pose_rigid.rigid_pose_mismatch((moved, order), (g, order.flip(0)))
+    assert float(shifted["rotation"].abs().max()) == 0.0
+    assert torch.allclose(shifted["translation"], 3 ** 0.5 / g[:, :3, 3].norm(dim=1))
+    assert shifted["order"].tolist() == [1.0, 1.0]
