@@ -285,3 +285,31 @@ def test_rigid_pose_helpers():
     assert float(shifted["rotation"].abs().max()) == 0.0
     assert torch.allclose(shifted["translation"], 3 ** 0.5 / g[:, :3, 3].norm(dim=1))
     assert shifted["order"].tolist() == [1.0, 1.0]
+
+
+def test_deep_sets_pool_by_the_mean_by_default():
+    """The default context is the mean over real elements: a set and the same set listed twice
+    give each element the same output (a sum would double the context)."""
+    gen = torch.Generator().manual_seed(8)
+    x = torch.randn(2, 3, 2, dtype=F64, generator=gen)
+    twice = torch.cat([x, x], 1)
+    mean = sets.DeepSetsLayer(2, 4).double()
+    assert torch.allclose(mean(x), mean(twice)[:, :3])
+    total = sets.DeepSetsLayer(2, 4, pool="sum").double()
+    assert not torch.allclose(total(x), total(twice)[:, :3])
+
+
+def test_the_so2_pose_turns_by_quarter_turns_exactly():
+    from quotient.actions import disc_mask
+
+    head = pose_so2.SO2PoseHead()
+    v = torch.tensor([[0.0, 2.0], [-1.0, 0.0]], dtype=F64)  # 90° and 180°
+    pose = head(v)
+    assert torch.allclose(pose.element, torch.tensor([math.pi / 2, math.pi], dtype=F64))
+    canonical = torch.rand(2, 1, 8, 8, dtype=F64, generator=torch.Generator().manual_seed(9)) \
+        * disc_mask(8, 8, dtype=F64)
+    turned = pose.apply(canonical)
+    for i, k in enumerate((1, 2)):
+        assert torch.allclose(turned[i], torch.rot90(canonical[i], k, dims=(-2, -1)),
+                              atol=1e-12)
+    assert torch.allclose(pose.invert(turned), canonical, atol=1e-12)
