@@ -313,3 +313,26 @@ def test_the_so2_pose_turns_by_quarter_turns_exactly():
         assert torch.allclose(turned[i], torch.rot90(canonical[i], k, dims=(-2, -1)),
                               atol=1e-12)
     assert torch.allclose(pose.invert(turned), canonical, atol=1e-12)
+
+
+def test_graph_helpers_sort_and_permute_every_part():
+    from quotient.actions import permute_graph, permute_set
+
+    perm = torch.tensor([[2, 0, 1], [1, 2, 0]])
+    matrix = torch.zeros(2, 3, 3, dtype=F64)
+    matrix[torch.arange(2)[:, None], torch.arange(3)[None], perm] = 1.0
+    gen = torch.Generator().manual_seed(10)
+    adj = torch.randn(2, 3, 3, dtype=F64, generator=gen)
+    mask = torch.tensor([[True, True, False], [True, False, True]])
+    assert torch.allclose(graph_pose.sort_graph(matrix, adj),
+                          matrix @ adj @ matrix.transpose(1, 2))
+    a, m = graph_pose.sort_graph(matrix, (adj, mask))
+    assert torch.allclose(a, matrix @ adj @ matrix.transpose(1, 2))
+    assert torch.equal(m, pose_perm.sort_parts(matrix, mask))
+    feats = graphs.GraphFeatures(torch.randn(2, 3, 3, 2, dtype=F64, generator=gen),
+                                 torch.randn(2, 3, 4, dtype=F64, generator=gen), mask,
+                                 encoder=None)
+    moved = graphs.graph_features_action(perm, feats)
+    assert torch.equal(moved.edge, permute_graph(perm, feats.edge))
+    assert torch.equal(moved.node, permute_set(perm, feats.node))
+    assert torch.equal(moved.mask, permute_set(perm, mask)) and moved.encoder is None
