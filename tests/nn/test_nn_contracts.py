@@ -336,3 +336,19 @@ def test_graph_helpers_sort_and_permute_every_part():
     assert torch.equal(moved.edge, permute_graph(perm, feats.edge))
     assert torch.equal(moved.node, permute_set(perm, feats.node))
     assert torch.equal(moved.mask, permute_set(perm, mask)) and moved.encoder is None
+
+
+def test_c4_convolutions_keep_the_size_and_add_one_bias_per_field():
+    x = torch.randn(2, 1, 9, 9, dtype=F64, generator=torch.Generator().manual_seed(11))
+    for k in (3, 5, 7):
+        lift = images.C4LiftConv(1, 2, kernel_size=k).double()
+        assert lift(x).shape == (2, 8, 9, 9)
+        group = images.C4GroupConv(2, 3, kernel_size=k).double()
+        assert group(lift(x)).shape == (2, 12, 9, 9)
+    lift = images.C4LiftConv(1, 2).double()
+    with torch.no_grad():
+        lift.weight.zero_()
+        lift.bias.copy_(torch.tensor([1.5, -2.0], dtype=F64))
+    out = lift(x)
+    assert torch.equal(out[:, :4], torch.full_like(out[:, :4], 1.5))
+    assert torch.equal(out[:, 4:], torch.full_like(out[:, 4:], -2.0))
