@@ -1,6 +1,7 @@
 """stationary_point: damped Newton in E on the ℤ₂ example, on cross-entropy with a singular
 Hessian, dense against conjugate gradients; the stationarity check of hessian_blocks; Lanczos
-against the dense blocks at a real stationary point."""
+against the dense blocks at a real stationary point; lbfgs_in_E (gradients only) reaching the
+points Newton certifies, in float64 and from float32."""
 
 from __future__ import annotations
 
@@ -20,7 +21,10 @@ from quotient.dynamics import (
     SubspaceError,
     Symmetry,
     convert,
+    distance_to_E,
+    export,
     hessian_blocks,
+    lbfgs_in_E,
     stationary_point,
     subspace_layers,
     z2_example,
@@ -168,3 +172,65 @@ def test_hessian_blocks_warn_or_refuse_away_from_a_stationary_point(stationary_c
         hessian_blocks(objective.model, risk, on_nonstationary="shout")
     with pytest.raises(SubspaceError, match="method"):
         stationary_point(objective.model, risk, method="newton")
+
+
+@pytest.mark.parametrize("start", [0.9, -1.5])
+def test_lbfgs_reaches_the_hand_computed_z2_point(start):
+    ex = z2_example()
+    with torch.no_grad():
+        ex.model.linear.coef.copy_(torch.tensor([start, 0.4], dtype=torch.float64))  # off E
+    trace = []
+    result = lbfgs_in_E(ex.model, ex.risk, gtol=1e-12, check_every=1,
+                        progress=lambda *r: trace.append(r))
+    assert result.converged and result.method == "lbfgs" and result.gradient_E <= 1e-12
+    a = ex.model.weight().detach()
+    expected = math.copysign(ALPHA, start + 0.4)  # projected first: (start + 0.4)/2 each
+    assert torch.allclose(a, torch.full((2,), expected, dtype=torch.float64), atol=1e-12,
+                          rtol=0)
+    risks = [r for _, r, _ in trace]
+    assert all(b <= a + 1e-15 for a, b in zip(risks, risks[1:], strict=False))  # Armijo
+
+
+def test_lbfgs_stays_in_E_and_newton_certifies_its_point(stationary_cnn):
+    objective, risk = _tanh_cnn()
+    result = lbfgs_in_E(objective.model, risk, gtol=1e-9, max_iter=3000, check_every=20)
+    assert result.converged and result.gradient_E <= 1e-9
+    assert distance_to_E(objective.model) <= 1e-13  # never left E
+    check = stationary_point(objective.model, risk, gtol=1e-8)  # measured in L-coordinates
+    assert check.converged and check.iterations == 0
+    assert check.risk == pytest.approx(result.risk, abs=1e-14)
+    newton, _ = _tanh_cnn()
+    newton.model.load_state_dict(stationary_cnn)
+    with torch.no_grad():  # the same minimum as damped Newton's from the same start
+        assert float((newton.model(newton.x) - objective.model(objective.x)).abs().max()) <= 1e-7
+
+
+def test_lbfgs_in_float32_gets_near_and_float64_finishes():
+    objective, risk = _tanh_cnn()
+    net32 = convert(export(objective.model).float(), CyclicGroup(4), input="trivial",
+                    hidden="regular", output="trivial", spatial=rot90_image,
+                    input_shape=(1, 7, 7))
+    layers32 = subspace_layers(net32)
+    x32 = objective.x.float()
+
+    def risk32() -> torch.Tensor:
+        return F.cross_entropy(net32(x32), objective.y) + 0.01 * sum(
+            layer.weight_flat().pow(2).sum() for layer in layers32)
+
+    near = lbfgs_in_E(net32, risk32, gtol=1e-3, max_iter=500)
+    assert near.converged and near.gradient_E <= 1e-3 and distance_to_E(net32) <= 1e-5
+    for dst, src in zip(subspace_layers(objective.model), layers32, strict=True):
+        with torch.no_grad():
+            dst.coef.copy_(src.coef.double())
+    done = lbfgs_in_E(objective.model, risk, gtol=1e-9, max_iter=3000)
+    assert done.converged and done.iterations < near.iterations + 3000
+
+
+def test_lbfgs_refuses_what_it_cannot_do():
+    with pytest.raises(SubspaceError, match="no subspace layers"):
+        lbfgs_in_E(nn.Linear(2, 1), lambda: torch.zeros(()))
+    objective, risk = _tanh_cnn()
+    with pytest.raises(SubspaceError, match="risk is nan"):
+        lbfgs_in_E(objective.model, lambda: risk() * float("nan"))
+    stalled = lbfgs_in_E(objective.model, risk, gtol=0.0, max_iter=5)
+    assert not stalled.converged and stalled.message == "max_iter reached"

@@ -8,8 +8,8 @@ points and ``E = L ∩ H_G``. See ``docs/dynamics.md`` for the mathematics and a
 A plain network (``nn.Linear``, ``nn.Conv1d``, ``nn.Conv2d`` and parameter-free layers) becomes
 a subspace-parametrised one with :func:`convert`; :func:`compatibility_report`,
 :func:`project_to_E`, :func:`fit_strategy` (NOM / AUG / EQUI through ``quotient.train.fit``),
-:func:`stationary_point`, :func:`hessian_blocks` and :func:`export` (back to the plain modules)
-work on the result.
+:func:`lbfgs_in_E` and :func:`stationary_point`, :func:`hessian_blocks` and :func:`export` (back
+to the plain modules) work on the result.
 
 >>> import torch
 >>> from quotient.groups import CyclicGroup
@@ -94,6 +94,7 @@ from .stationary import (
     NonStationaryError,
     NonStationaryWarning,
     StationaryResult,
+    lbfgs_in_E,
     stationary_point,
 )
 from .training import (
@@ -122,7 +123,8 @@ __all__ = [
     "convert", "copies", "fit_strategy", "projected_optimizer", "stationary_point",
     "distance_to_E", "equivariance_cnn", "export", "flat_weights", "function_space",
     "grid_representation", "hessian_blocks", "identity_representation",
-    "non_orthonormal_kernel_basis", "permutation_representation", "perturbation_growth",
+    "lbfgs_in_E", "non_orthonormal_kernel_basis", "permutation_representation",
+    "perturbation_growth",
     "population_risk", "project_to_E", "regulariser", "representation_action",
     "representation_from_function", "representation_from_generators",
     "representation_from_matrices", "reverse_signal", "reynolds", "solve_equivariant",
