@@ -121,3 +121,14 @@ def test_bad_input():
         fit_strategy(Objective(nn.Linear(2, 1), F.mse_loss, torch.zeros(4, 2), torch.zeros(4, 1)),
                      NOM, _config())
     assert distance_to_E(_problem().model) <= 1e-14
+
+
+def test_a_scheduler_sets_the_learning_rate_of_every_step():
+    objective = _problem()
+
+    def stop_after_two(opt: torch.optim.Optimizer) -> torch.optim.lr_scheduler.LambdaLR:
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda step: 1.0 if step < 2 else 0.0)
+
+    traj = fit_strategy(objective, NOM, _config(), scheduler=stop_after_two).trajectory
+    assert traj.drift[1] > 0 and traj.drift[2] > traj.drift[1]
+    assert traj.drift[2:] == [traj.drift[2]] * (len(traj.drift) - 2)  # lr 0 from step 2 on

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import dataclasses
 import io
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -118,7 +118,8 @@ def _start_weights(layers: list[SubspaceLayer], run_dir: RunDir | None,
 
 def fit_strategy(objective: Objective, strategy: Strategy, config: TrainConfig,
                  run_dir: RunDir | None = None, *, resume: bool = False,
-                 callbacks: Sequence[Callback] = (), record_every: int = 1) -> DynamicsFit:
+                 callbacks: Sequence[Callback] = (), record_every: int = 1,
+                 scheduler: Callable[[torch.optim.Optimizer], Any] | None = None) -> DynamicsFit:
     """Train ``objective.model`` with ``strategy`` through :func:`quotient.train.fit`.
 
     Args:
@@ -131,6 +132,8 @@ def fit_strategy(objective: Objective, strategy: Strategy, config: TrainConfig,
         run_dir: where checkpoints and metrics go (``None``: in memory).
         resume: continue the run in ``run_dir`` from its latest checkpoint.
         callbacks: passed to the trainer.
+        scheduler: a function ``optimizer -> LR scheduler`` (stepped after every step and
+            checkpointed with the run), passed to the trainer.
         record_every: log every this many steps (``config.log_every`` is replaced by it; the
             logged values are means over the steps since the previous record, so only the
             default 1 gives the exact state before every update).
@@ -173,7 +176,8 @@ def fit_strategy(objective: Objective, strategy: Strategy, config: TrainConfig,
     if strategy.name == "EQUI":
         optimizer = projected_optimizer(optimizer, layers)
     result = fit(model, loss_fn, TensorDictDataset(x=objective.x, y=objective.y), config,
-                 run_dir, resume=resume, optimizer=optimizer, callbacks=callbacks)
+                 run_dir, resume=resume, optimizer=optimizer, scheduler=scheduler,
+                 callbacks=callbacks)
     return DynamicsFit(result, _trajectory(result, strategy, objective, layers, start,
                                            record_every, config.seed))
 
