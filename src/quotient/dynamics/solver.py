@@ -79,14 +79,21 @@ def _generators(rep_in: Representation, rep_out: Representation) -> tuple[Tensor
     return gi, go, li, lo
 
 
-def _element_chunks(rep_in: Representation, rep_out: Representation) -> Any:
+def _element_chunks(rep_in: Representation, rep_out: Representation,
+                    inverse: bool = False) -> Any:
+    """``(ρ_in(g), ρ_out(g))`` over all elements in chunks; with ``inverse`` also
+    ``ρ_in(g⁻¹)`` — the exact inverse matrix from the group, no matrix inversion."""
     group = rep_in.group
     n = group.order  # type: ignore[attr-defined]
-    step = max(1, CHUNK // (rep_in.dim ** 2 + rep_out.dim ** 2))
+    step = max(1, CHUNK // (rep_in.dim ** 2 * (2 if inverse else 1) + rep_out.dim ** 2))
     allg = group.elements()  # type: ignore[attr-defined]
     for start in range(0, n, step):
         g = index_element(allg, slice(start, min(n, start + step)))
-        yield rep_in(g).to(torch.float64), rep_out(g).to(torch.float64)
+        if inverse:
+            yield (rep_in(group.inverse(g)).to(torch.float64),
+                   rep_out(g).to(torch.float64))
+        else:
+            yield rep_in(g).to(torch.float64), rep_out(g).to(torch.float64)
 
 
 def character_dimension(rep_in: Representation, rep_out: Representation) -> int:
@@ -122,14 +129,17 @@ def reynolds(rep_in: Representation, rep_out: Representation, a: Tensor) -> Tens
                             f"({rep_out.dim}, {rep_in.dim}) = (d_out, d_in)")
     check_finite(a, "the map to project")
     x = a.to(torch.float64).reshape(-1, rep_out.dim, rep_in.dim)
+    n, do, di = x.shape
     acc = torch.zeros_like(x)
-    per_element = max(1, x.shape[0] * x.shape[1] * x.shape[2])
-    for mi, mo in _element_chunks(rep_in, rep_out):
-        inv = torch.linalg.inv(mi)
-        for s in range(0, mi.shape[0], max(1, CHUNK // per_element)):
+    flat = x.reshape(1, n * do, di)
+    per_element = max(1, n * do * di)
+    for inv, mo in _element_chunks(rep_in, rep_out, inverse=True):
+        for s in range(0, inv.shape[0], max(1, CHUNK // per_element)):
             sl = slice(s, s + max(1, CHUNK // per_element))
-            moved = torch.matmul(torch.matmul(mo[sl, None], x[None]), inv[sl, None])
-            acc = acc + moved.sum(0)
+            # A ρ_in(g⁻¹) for the whole batch of maps at once (only the small operand is
+            # broadcast), then ρ_out(g) on the left, summed over the chunk's elements
+            right = torch.matmul(flat, inv[sl]).reshape(-1, n, do, di)
+            acc = acc + torch.einsum("cab,cnbd->nad", mo[sl], right)
     return (acc / rep_in.group.order).to(a.dtype).reshape(a.shape)  # type: ignore[attr-defined]
 
 
