@@ -373,8 +373,8 @@ def test_svd_kernels_on_edge_cases():
     assert orthonormalize(torch.zeros(3, 2)).shape == (3, 0)
     column = torch.tensor([[3.0], [4.0], [0.0]])
     q = orthonormalize(column)
-    assert q.dtype == f64 and torch.allclose(q.abs(), torch.tensor([[0.6], [0.8], [0.0]],
-                                                                   dtype=f64))
+    assert q.shape == (3, 1) and q.dtype == f64
+    assert torch.allclose(q.abs(), torch.tensor([[0.6], [0.8], [0.0]], dtype=f64))
     frame = torch.eye(4, dtype=f64)[:, :2]  # already orthonormal: largest singular value 1
     assert orthonormalize(frame).shape == (4, 2)
 
@@ -462,3 +462,43 @@ def test_reynolds_keeps_the_dtype_and_walks_every_element(monkeypatch):
     assert low.dtype == torch.float32 and torch.allclose(low.double(), whole, atol=1e-6)
     monkeypatch.setattr(solver, "CHUNK", 500)  # 7 elements per chunk, one at a time inside
     assert torch.allclose(reynolds(rin, rout, a), whole, atol=1e-14)
+
+
+def test_groups_are_averaged_up_to_max_enumerated_elements():
+    from quotient.dynamics.solver import MAX_ENUMERATED
+
+    at = CyclicGroup(MAX_ENUMERATED)
+    beyond = CyclicGroup(MAX_ENUMERATED + 1)
+    assert solve_equivariant(at.rep(), at.rep()).method == "reynolds"
+    assert solve_equivariant(beyond.rep(), beyond.rep()).method == "nullspace"
+
+
+def test_lie_generators_that_vanish_count_as_no_lie_algebra():
+    """O(3) on its determinant: the Lie algebra acts by zero, so the discrete generator (−I)
+    decides, by orbits; with no generator at all (SO(3) acting trivially) every map is
+    equivariant."""
+    o3, so3 = O3(), SO3()
+    sign = solve_equivariant(o3.rep("trivial"), o3.rep("det"))
+    assert (sign.method, sign.dim) == ("orbit", 0)
+    same = solve_equivariant(o3.rep("det"), o3.rep("det"))
+    assert (same.method, same.dim) == ("orbit", 1)
+    free = solve_equivariant(so3.rep("trivial"), so3.rep("trivial"), method="nullspace")
+    assert free.dim == 1 and free.basis.dtype == torch.float64
+    assert torch.equal(free.basis, torch.eye(1, dtype=torch.float64))
+
+
+def test_a_basis_of_the_wrong_dimension_is_caught(monkeypatch):
+    """For finite groups the dimension is checked against the character formula: a null space
+    that lost a direction (still orthonormal and equivariant) is refused."""
+    import quotient.dynamics.solver as solver
+
+    true = solver.null_space
+
+    def short(c, rtol=1e-9):
+        q, s = true(c, rtol)
+        return q[:, 1:], s
+
+    monkeypatch.setattr(solver, "null_space", short)
+    with pytest.raises(SelfCheckError) as info:
+        solve_equivariant(C4.rep("regular"), C4.rep("regular"), method="dense")
+    assert str(info.value) == ("dense basis has dimension 3 but the character formula gives 4")
