@@ -1,204 +1,178 @@
-"""c4-cnn: the C4-invariant CNN on digits with three admissible spaces, EQUI then AUG.
+"""c4-cnn: the paper's main experiment on an ordinary PyTorch CNN, from a real stationary point.
 
-The network is ``[conv 3×3 → (AvgPool 2) → tanh → LayerNorm]³ → linear`` in float64 (no biases,
-LayerNorm without affine parameters), scaled down from the paper's 1→32→64→64 on 28×28 to a few
-channels on 14×14 digits from the bundled MNIST sample. Three admissible spaces of filters:
+The network is a plain ``nn.Sequential`` on 14×14 digits (the bundled 10k MNIST sample,
+average-pooled from 28×28)::
 
-* ``cross`` — support ``{(0,1),(1,0),(1,1),(1,2),(2,1)}``, coordinates (orthonormal): compatible;
-* ``skew`` — support ``{(0,0),(0,1),(1,0),(1,2),(2,1)}``: incompatible (commutator 0.433);
-* ``cross-nonorth`` — the cross support with a fixed non-orthonormal kernel basis.
+    Conv2d(1, c1, 3, padding=1) → SiLU → AvgPool2d(2)            14×14 → 7×7
+    Conv2d(c1, c2, 3, padding=1) → SiLU → AvgPool2d(3, stride=2)  7×7 → 3×3
+    Conv2d(c2, c3, 3, padding=1) → SiLU → Flatten → Linear(9·c3, 10)
 
-Per seed and space: EQUI training from a random point of ``E`` (orbit-complete minibatches are
-not needed here), then AUG with exact augmentation (every batch holds all 4 rotations of each
-digit) from the EQUI weights, recording ``‖A − Π_E A‖`` after every batch. Optionally a
-stochastic-augmentation run (one random rotation per digit) from the same weights, and the
-stability blocks of the EQUI weights (Lanczos on the exact augmented risk of a subset).
+made C4-invariant by :func:`~quotient.dynamics.convert` with regular hidden channels (a quarter
+turn rotates the grid and cycles the four orientation channels of every copy) and invariant
+class scores. SiLU and average pools keep the risk smooth, so that a stationary point exists
+(ReLU and max pools do not). Three admissible filter spaces ``L`` (every convolution):
+
+* ``cross`` — support ``{(0,1),(1,0),(1,1),(1,2),(2,1)}``, coordinates: compatible, orthonormal;
+* ``skew`` — support ``{(0,0),(0,1),(1,0),(1,2),(2,1)}``: incompatible (commutator √3/4);
+* ``cross-nonorth`` — the cross support in a fixed non-orthonormal kernel basis: the same ``L``
+  and ``E`` as ``cross``, so it starts from the very same weights.
+
+Phases (each saved in the run directory; ``--resume`` skips finished ones and continues the
+trainings from their checkpoints):
+
+1. **EQUI** for each ``E`` (cross, skew): Adam on ``n_train`` digits through
+   :func:`~quotient.dynamics.fit_strategy` (float32 for speed), then to a stationary point of the
+   *dynamics risk* on the first ``n_dynamics`` training digits
+
+       R(A) = CE(A) + (λ/2)‖A‖² + (γ/2)‖A − A_pre‖²
+
+   (``A_pre`` the Adam weights; both penalties are ρ̄-invariant): :func:`lbfgs_in_E` in float32,
+   then in float64, then :func:`stationary_point` certifies ``‖Π_E ∇R‖ ≤ gradient_tol``.
+2. **Stability** at the cross point: :func:`hessian_blocks` of the exact augmented risk
+   (Lanczos); the penalties add ``λ + γ`` to every eigenvalue, reported separately.
+3. **AUG** from the stationary weights, plain SGD on the same risk: exact (full batch, every
+   digit in all four rotations; deterministic, one run), orbit-complete minibatches, and
+   minibatches with one random rotation per digit at two learning rates, ``seeds`` seeds each.
 """
 
 from __future__ import annotations
 
-import copy
-import logging
-import statistics
 import time
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any
 
-import torch
-import torch.nn.functional as F
-from torch import Tensor
-
-from ..data.mnist import load_mnist_sample
-from ..dynamics import (
-    AUG,
-    AUG_STOCHASTIC,
-    EQUI,
-    CNNSpec,
-    Comparison,
-    Objective,
-    compatibility,
-    equivariance_cnn,
-    hessian_blocks,
-    project_to_E,
-    train,
-)
+from ..dynamics import Comparison, compatibility_report
 from ..errors import ConfigError
-from ..testing import equivariance_error
-from ..train import RunDir, mix_seed
+from ..train import RunDir, use_threads
 from . import Experiment
-from .dynamics_common import finish, mse
+from .dynamics_c4_parts import (
+    at_point,
+    aug_metrics,
+    aug_runs,
+    digits,
+    equi_point,
+    figures,
+    stability,
+)
 
-log = logging.getLogger("quotient.dynamics")
-SPACES = {"cross": ("cross", "orthonormal"), "skew": ("skew", "orthonormal"),
-          "cross-nonorth": ("cross", "non-orthonormal")}
+SPACES = ("cross", "skew", "cross-nonorth")
 
 
 @dataclass
 class C4CNNConfig:
-    """Settings of c4-cnn.
+    """Settings of c4-cnn (scaled to two CPU cores; see ``docs/dynamics.md``).
 
     Attributes:
-        image_size: 14 (digits average-pooled from 28×28) or 28.
-        channels: ``[1, c1, c2, c3]``.
-        pools: average-pool by 2 after each convolution or not (grids must be even there).
-        channel_rep: ``"trivial"`` (the group moves pixels only) or ``"regular"``.
-        spaces: admissible spaces to compare (``cross``, ``skew``, ``cross-nonorth``).
-        n_train, n_test: digits for training and for the test accuracy.
-        batch_size: digits per batch (AUG batches hold 4× as many images).
-        equi_epochs, aug_epochs: epochs of EQUI training, then of AUG from its weights.
-        lr_equi, lr_aug: plain SGD learning rates.
-        seeds: independent runs (data subset, initial weights, kernel basis).
-        stochastic_contrast: also run AUG with one random rotation per digit from the EQUI
-            weights (cross space only).
-        stability: compute the Hessian blocks at the EQUI weights (first seed, every space).
-        stability_samples, lanczos_steps: data and iterations for the stability blocks.
-        seed: base seed.
+        channels: ``[c1, c2, c3]`` hidden channels, multiples of 4 (regular C4 copies).
+        n_train, n_test: digits for EQUI pre-training and for the test accuracy (disjoint).
+        n_dynamics: the first training digits, on which the stationary point, the Hessian and
+            every AUG run are computed (full-batch risks over all of them).
+        weight_decay, anchor: ``λ`` and ``γ`` of the risk (module docstring).
+        equi_epochs, equi_lrs: Adam stages of EQUI pre-training (epochs and learning rates).
+        equi_batch: digits per pre-training batch.
+        init_gain: initial ‖A‖ of every convolution inside ``E`` is ``gain·√(out channels)``.
+        gradient_tol: stationarity: ``‖Π_E ∇R‖`` at most this (float64).
+        lbfgs_iters: most L-BFGS iterations per precision.
+        spaces: admissible spaces, from ``cross``, ``skew``, ``cross-nonorth``.
+        exact_steps: full-batch steps of exact AUG.
+        aug_lr: SGD learning rate of exact and orbit-complete AUG.
+        aug_batch, aug_epochs: minibatch size (digits) and epochs over the dynamics digits of
+            the minibatch forms.
+        sgd_lrs: the two learning rates of random-rotation SGD.
+        seeds: seeds of the minibatch forms (data order, rotations).
+        stability: compute the Hessian blocks at the cross point.
+        lanczos_steps: Lanczos iterations per block.
+        threads: CPU threads (0: torch's default). One is fastest for these small layers on
+            shared cores, where several threads per process slow down badly.
+        seed: base seed (data split, initial weights, non-orthonormal basis).
     """
 
-    image_size: int = 14
-    channels: list[int] = field(default_factory=lambda: [1, 4, 8, 8])
-    pools: list[bool] = field(default_factory=lambda: [True, False, False])
-    channel_rep: Literal["trivial", "regular"] = "trivial"
-    spaces: list[str] = field(default_factory=lambda: ["cross", "skew", "cross-nonorth"])
-    n_train: int = 1000
-    n_test: int = 1000
-    batch_size: int = 100
-    equi_epochs: int = 30
-    aug_epochs: int = 10
-    lr_equi: float = 0.003
-    lr_aug: float = 0.0015
-    seeds: int = 3
-    stochastic_contrast: bool = True
+    channels: list[int] = field(default_factory=lambda: [16, 16, 32])
+    n_train: int = 8000
+    n_test: int = 2000
+    n_dynamics: int = 2000
+    weight_decay: float = 1e-3
+    anchor: float = 1e-2
+    equi_epochs: list[int] = field(default_factory=lambda: [20, 10, 5])
+    equi_lrs: list[float] = field(default_factory=lambda: [1e-2, 3e-3, 1e-3])
+    equi_batch: int = 50
+    init_gain: float = 1.5
+    gradient_tol: float = 1e-6
+    lbfgs_iters: int = 2000
+    spaces: list[str] = field(default_factory=lambda: list(SPACES))
+    exact_steps: int = 20
+    aug_lr: float = 0.05
+    aug_batch: int = 50
+    aug_epochs: int = 2
+    sgd_lrs: list[float] = field(default_factory=lambda: [0.01, 0.05])
+    seeds: int = 5
     stability: bool = True
-    stability_samples: int = 100
-    lanczos_steps: int = 25
+    lanczos_steps: int = 16
+    threads: int = 1
     seed: int = 0
 
-
-def _data(cfg: C4CNNConfig, seed: int) -> tuple[torch.Tensor, ...]:
-    if cfg.image_size not in (14, 28):
-        raise ConfigError(f"image_size must be 14 or 28, got {cfg.image_size}")
-    if cfg.n_train + cfg.n_test > 10_000 or cfg.n_train < cfg.batch_size:
-        raise ConfigError("need batch_size <= n_train and n_train + n_test <= 10000")
-    data = load_mnist_sample()
-    order = torch.randperm(len(data), generator=torch.Generator().manual_seed(
-        mix_seed(seed, "c4-cnn-data")))
-    x = data.images.to(torch.float64)
-    x = F.avg_pool2d(x, 2) if cfg.image_size == 14 else x
-    y = F.one_hot(data.labels, 10).to(torch.float64)
-    tr, te = order[:cfg.n_train], order[cfg.n_train:cfg.n_train + cfg.n_test]
-    return x[tr], y[tr], x[te], data.labels[te]
-
-
-def _objective(cfg: C4CNNConfig, space: str, seed: int, x: Tensor, y: Tensor) -> Objective:
-    if space not in SPACES:
-        raise ConfigError(f"unknown space {space!r}; choose from {sorted(SPACES)}")
-    support, basis = SPACES[space]
-    spec = CNNSpec(channels=tuple(cfg.channels), image_size=cfg.image_size,
-                   pools=tuple(cfg.pools), support=support, basis=basis,
-                   channel_rep=cfg.channel_rep)
-    gen = torch.Generator().manual_seed(mix_seed(seed, "c4-cnn-init", space))
-    model, symmetry = equivariance_cnn(spec, generator=gen)
-    project_to_E(model)
-    return Objective(model, mse, x, y, symmetry, batch_size=cfg.batch_size)
+    def validate(self) -> None:
+        """Raise :class:`~quotient.errors.ConfigError` for settings that cannot work."""
+        if len(self.channels) != 3 or any(c < 4 or c % 4 for c in self.channels):
+            raise ConfigError(f"channels must be three multiples of 4, got {self.channels}")
+        if self.n_train + self.n_test > 10_000 or not 0 < self.n_dynamics <= self.n_train:
+            raise ConfigError("need 0 < n_dynamics <= n_train and n_train + n_test <= 10000")
+        if self.n_dynamics % self.aug_batch or self.n_train < self.equi_batch:
+            raise ConfigError("aug_batch must divide n_dynamics and equi_batch <= n_train")
+        if len(self.equi_epochs) != len(self.equi_lrs) or not self.equi_epochs:
+            raise ConfigError("equi_epochs and equi_lrs need one entry per stage")
+        if unknown := sorted(set(self.spaces) - set(SPACES)):
+            raise ConfigError(f"unknown spaces {unknown}; choose from {list(SPACES)}")
+        if len(self.sgd_lrs) != 2 or self.seeds < 1 or self.exact_steps < 1:
+            raise ConfigError("need two sgd_lrs, seeds >= 1 and exact_steps >= 1")
 
 
-@torch.no_grad()
-def _evaluate(objective: Objective, x: torch.Tensor, labels: torch.Tensor) -> dict[str, float]:
-    model = objective.model
-    acc = float((model(x).argmax(1) == labels).double().mean())
-    sym = objective.symmetry
-    assert sym is not None
-    err = equivariance_error(model, sym.group, sym.act_x, lambda g, t: t, x[:32],
-                             elements=torch.arange(1, 4)).error
-    return {"test_acc": acc, "invariance_error": err}
+def run(cfg: C4CNNConfig, run_dir: RunDir, resume: bool) -> dict[str, Any]:
+    """EQUI to a stationary point, the Hessian blocks there, AUG in four forms from it."""
+    cfg.validate()
+    with use_threads(cfg.threads):
+        return _run(cfg, run_dir)
 
 
-def run(cfg: C4CNNConfig, run_dir: RunDir, resume: bool) -> dict[str, float]:
-    """EQUI, then AUG from its weights, per seed and space (``--resume`` runs again)."""
+def _run(cfg: C4CNNConfig, run_dir: RunDir) -> dict[str, Any]:
     t0 = time.perf_counter()
-    per_epoch = cfg.n_train // cfg.batch_size
-    aug_runs, equi_runs = Comparison(), Comparison()
-    metrics: dict[str, float] = {}
-    evals: dict[str, list[dict[str, float]]] = {}
-    for i in range(cfg.seeds):
-        seed = cfg.seed + i
-        x, y, xt, lt = _data(cfg, seed)
-        for space in cfg.spaces:
-            objective = _objective(cfg, space, seed, x, y)
-            if i == 0:
-                comp = compatibility(objective.model)
-                metrics[f"{space}/commutator"] = comp.commutator
-                metrics[f"{space}/dim_L"], metrics[f"{space}/dim_E"] = comp.dim_L, comp.dim_E
-            gen = torch.Generator().manual_seed(mix_seed(seed, "c4-cnn-order", space))
-            equi = train(objective, EQUI, steps=cfg.equi_epochs * per_epoch, lr=cfg.lr_equi,
-                         generator=gen, record_every=per_epoch)
-            equi_runs.add(space, equi)
-            evals.setdefault(space, []).append(_evaluate(objective, xt, lt))
-            start = copy.deepcopy(objective.model.state_dict())
-            if cfg.stability and i == 0:
-                metrics.update(_stability(cfg, objective, space))
-            for strategy in [AUG] + ([AUG_STOCHASTIC] if cfg.stochastic_contrast
-                                     and space == "cross" else []):
-                objective.model.load_state_dict(start)
-                aug = train(objective, strategy, steps=cfg.aug_epochs * per_epoch,
-                            lr=cfg.lr_aug, generator=gen)
-                aug_runs.add(f"{space} {strategy.label}", aug)
-                log.info("seed %d %s %s: distance %.3g -> %.3g", seed, space, strategy.label,
-                         aug.distance[0], aug.distance[-1])
-        for comp_ in (aug_runs, equi_runs):
-            comp_.seeds.append(seed)
-    metrics.update(finish(aug_runs, run_dir, "C4 CNN, AUG from EQUI weights",
-                          xlabel="AUG step (batch)"))
-    for space, rows in evals.items():
-        for key in rows[0]:
-            metrics[f"{space}/equi_{key}_median"] = statistics.median(r[key] for r in rows)
+    data = digits(cfg)
+    metrics: dict[str, Any] = {}
+    points = {e: equi_point(cfg, data, e, run_dir)
+              for e in dict.fromkeys("skew" if s == "skew" else "cross" for s in cfg.spaces)}
+    for e, point in points.items():
+        for key in ("test_accuracy", "pretrained_test_accuracy", "dynamics_accuracy", "risk",
+                    "gradient_E", "stationary", "invariance_error", "seconds"):
+            metrics[f"equi_{e}/{key}"] = point[key]
+    metrics["gradient_tol"] = cfg.gradient_tol
+    objectives = {s: at_point(cfg, data, s, points["skew" if s == "skew" else "cross"])
+                  for s in cfg.spaces}
+    for space, objective in objectives.items():
+        report = compatibility_report(objective.model).total
+        metrics[f"{space}/commutator"] = report.commutator
+        metrics[f"{space}/dim_L"], metrics[f"{space}/dim_E"] = report.dim_L, report.dim_E
+    if cfg.stability and "cross" in points:
+        cross = objectives.get("cross") or at_point(cfg, data, "cross", points["cross"])
+        metrics.update({f"hessian/{k}": v for k, v in stability(cfg, cross, run_dir).items()
+                        if not k.endswith("ritz")})
+    runs: dict[str, Comparison] = {}
+    for space, objective in objectives.items():
+        aug_runs(cfg, objective, space, run_dir, runs)
+    metrics.update(aug_metrics(runs, cfg))
     if run_dir.is_writer:
-        from ..dynamics.plots import plot_distance_over_steps
-
-        plot_distance_over_steps(equi_runs.curves("loss"), equi_runs.steps,
-                                 run_dir.plot_path("equi_loss"), xlabel="EQUI step",
-                                 ylabel="training loss (MSE)", title="C4 CNN: EQUI training")
+        run_dir.write_metrics_log([{"form": form, **rec} for form, comp in runs.items()
+                                   for rec in comp.records()])
+    figures(runs, points, cfg, run_dir)
     metrics["seconds"] = time.perf_counter() - t0
     return metrics
 
 
-def _stability(cfg: C4CNNConfig, objective: Objective, space: str) -> dict[str, float]:
-    sub = Objective(objective.model, objective.loss, objective.x[:cfg.stability_samples],
-                    objective.y[:cfg.stability_samples], objective.symmetry)
-    rep = hessian_blocks(objective.model, lambda: sub.risk("exact"), method="lanczos",
-                         lanczos_steps=cfg.lanczos_steps,
-                         generator=torch.Generator().manual_seed(0))
-    return {f"{space}/hessian_E_min": rep.e_min, f"{space}/hessian_E_max": rep.e_max,
-            f"{space}/hessian_perp_min": rep.perp_min, f"{space}/hessian_perp_max": rep.perp_max,
-            f"{space}/gradient_E": rep.gradient_E, f"{space}/gradient_perp": rep.gradient_perp}
-
-
 EXPERIMENT = Experiment(
     name="c4-cnn",
-    description="C4-invariant CNN on digits: cross / skew / non-orthonormal filter spaces, "
-                "EQUI then exact AUG",
+    description="C4-invariant CNN on digits: EQUI to a stationary point (test accuracy >= 0.95), "
+                "Hessian blocks, AUG exact / orbit-complete / random rotations",
     config_cls=C4CNNConfig,
     run=run,
     kind="dynamics",
+    check=C4CNNConfig.validate,
 )

@@ -1,16 +1,20 @@
 """Pieces shared by the dynamics experiments (``quotient dynamics NAME``): the MLP comparison
 settings, the run that trains NOM, AUG and EQUI from one ``A⁰ ∈ E`` per seed, and its output
-(``metrics.jsonl`` with every step, the summary in ``metrics.json``, two figures)."""
+(``metrics.jsonl`` with every step, the summary in ``metrics.json``, two figures); the
+penalised loss, nested run directories and saved phases of longer experiments."""
 
 from __future__ import annotations
 
+import io
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
-from typing import Literal
+from typing import Any, Literal
 
 import torch
+from torch import Tensor, nn
 
 from ..dynamics import (
     AUG,
@@ -21,10 +25,12 @@ from ..dynamics import (
     Strategy,
     compare_strategies,
     compatibility,
+    subspace_layers,
 )
 from ..dynamics.plots import plot_distance_over_steps, plot_drift_vs_distance
 from ..errors import ConfigError
 from ..train import RunDir
+from ..train.io import atomic_write_bytes
 
 log = logging.getLogger("quotient.dynamics")
 
@@ -105,3 +111,61 @@ def finish(result: Comparison, run_dir: RunDir, title: str, *, prefix: str = "",
                                run_dir.plot_path(f"{prefix}drift_vs_distance"),
                                title=f"{title}: ‖A − A⁰‖ against ‖A_E⊥‖")
     return result.summary()
+
+
+def penalised(loss: Callable[[Tensor, Tensor], Tensor], model: nn.Module, *,
+              weight_decay: float = 0.0, anchor: Sequence[Tensor] | None = None,
+              anchor_strength: float = 0.0) -> Callable[[Tensor, Tensor], Tensor]:
+    """``loss(prediction, target) + (λ/2) Σ‖A_i‖² + (γ/2) Σ‖A_i − A_i^ref‖²`` over the subspace
+    layers of ``model`` (``λ = weight_decay``, ``γ = anchor_strength``, ``A^ref = anchor``).
+
+    Both penalties are functions of the weights ``A``, not of the coefficients, so they are
+    ``ρ̄``-invariant (``ρ̄`` is orthogonal, and ``ρ̄(g) A^ref = A^ref`` for ``A^ref ∈ E``): the
+    augmented risk stays the group average of the risk, whatever the basis of ``L``. Their
+    Hessian is ``(λ + γ) I``, so they shift every eigenvalue of both stability blocks by
+    ``λ + γ``.
+    """
+    layers = subspace_layers(model)
+    ref = None if anchor is None else [a.detach().clone() for a in anchor]
+    if ref is not None and len(ref) != len(layers):
+        raise ConfigError(f"the anchor has {len(ref)} weights for {len(layers)} layers")
+
+    def total(prediction: Tensor, target: Tensor) -> Tensor:
+        out = loss(prediction, target)
+        weights = [layer.weight_flat() for layer in layers]
+        if weight_decay:
+            out = out + 0.5 * weight_decay * sum(w.pow(2).sum() for w in weights)
+        if anchor_strength and ref is not None:
+            out = out + 0.5 * anchor_strength * sum(
+                (w - r.to(w.dtype)).pow(2).sum() for w, r in zip(weights, ref, strict=True))
+        return out
+
+    return total
+
+
+@contextmanager
+def nested_run(run_dir: RunDir, name: str) -> Iterator[RunDir | None]:
+    """A run directory ``runs/<name>`` inside an experiment's run for one of its trainings
+    (checkpoints and step records of its own); an existing one is resumed. ``None`` on
+    processes that do not write."""
+    if not run_dir.is_writer:
+        yield None
+        return
+    path = run_dir.path / "runs" / name
+    with RunDir(path, resume=RunDir.holds_run(path)) as sub:
+        yield sub
+
+
+def load_phase(run_dir: RunDir, name: str) -> dict[str, Any] | None:
+    """What :func:`save_phase` stored under ``name`` (``None`` if the phase has not finished)."""
+    path = run_dir.file(f"phase-{name}.pt")
+    return torch.load(path, weights_only=True) if path.is_file() else None
+
+
+def save_phase(run_dir: RunDir, name: str, payload: dict[str, Any]) -> None:
+    """Store a finished phase (tensors, numbers, lists) atomically, so that a resumed run
+    skips it."""
+    if run_dir.is_writer:
+        buf = io.BytesIO()
+        torch.save(payload, buf)
+        atomic_write_bytes(run_dir.file(f"phase-{name}.pt"), buf.getvalue())
