@@ -214,3 +214,29 @@ def test_symmetries_describe_themselves_in_one_line():
         "a group fixed by the input acting by shift; output: invariant"
     assert Symmetry(SymmetricGroup(3), unnamed, output=permute_set).describe() == \
         "S3 acting by an action; output: permute_set"
+
+
+def test_labelled_data_under_the_contract_every_element_and_random_ones():
+    # the dynamics toolkit augments (x, y) with the same contract: input acts on x, output on y
+    from quotient.actions import rot90_image
+    from quotient.groups import SO2, CyclicGroup
+    from quotient.symmetry import Symmetry as Contract
+
+    x = torch.arange(2 * 9, dtype=torch.float64).reshape(2, 1, 3, 3)
+    y = torch.tensor([3, 5])
+    sym = Contract(CyclicGroup(4), rot90_image)
+    assert sym.act_x is rot90_image and sym.act_y is None
+    xs, ys = sym.orbit(x, y)
+    assert xs.shape == (8, 1, 3, 3) and ys.tolist() == [3, 5] * 4  # element-major
+    for k in range(4):  # block k is every sample turned by the k-th element
+        assert torch.equal(xs[2 * k:2 * k + 2], torch.rot90(x, k, dims=(-2, -1)))
+    assert len({tuple(t.flatten().tolist()) for t in xs[::2]}) == 4  # the whole orbit
+    # targets that turn with the input turn with the same element
+    both = Contract(CyclicGroup(4), rot90_image, rot90_image)
+    bx, by = both.orbit(x, x.clone())
+    assert torch.equal(bx, by)
+    gen = torch.Generator().manual_seed(0)
+    rx, ry = both.random(x, x.clone(), gen, draws=3)
+    assert rx.shape == (6, 1, 3, 3) and torch.equal(rx, ry)
+    with pytest.raises(ValueError, match="exact augmentation needs a finite group, SO"):
+        Contract(SO2(), rot90_image).orbit(x, y)

@@ -25,8 +25,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+import torch
+from torch import Tensor
+
 from .actions import Action
-from .groups import Element, Group
+from .groups import Element, FiniteGroup, Group, batch_size, repeat_element
 
 __all__ = ["OutputActions", "Symmetry", "act_on_output", "describe_actions"]
 
@@ -120,3 +123,47 @@ class Symmetry:
         group = self.group.name if isinstance(self.group, Group) else "a group fixed by the input"
         name = getattr(self.input, "name", getattr(self.input, "__name__", "an action"))
         return f"{group} acting by {name}; output: {describe_actions(self.output)}"
+
+    # The same contract describes labelled data ``(x, y)`` for training: ``G`` acts on the
+    # inputs by ``input`` and on the targets by ``output`` (``None``: invariant targets), which
+    # is how the dynamics toolkit augments.
+
+    @property
+    def act_x(self) -> Action | Callable[[Element, Any], Any]:
+        """The action on inputs (``input``, under the name used for data ``(x, y)``)."""
+        return self.input
+
+    @property
+    def act_y(self) -> OutputActions:
+        """The action on targets (``output``; ``None`` for invariant targets)."""
+        return self.output
+
+    def apply(self, g: Element, x: Any, y: Any) -> tuple[Any, Any]:
+        """``(g·x, g·y)`` with one element per sample."""
+        return self.input(g, x), act_on_output(self.output, g, y)
+
+    def orbit(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
+        """Every sample under every element of a finite group: ``(|G|·B, ...)`` each,
+        element-major (``g_0`` on all ``B`` samples, then ``g_1``, ...).
+
+        Raises:
+            ValueError: the group is not finite (draw random elements with :meth:`random`).
+        """
+        group = self.group_for(x)
+        if not isinstance(group, FiniteGroup):
+            raise ValueError(f"exact augmentation needs a finite group, {group.name} is not; "
+                             "use augment='stochastic'")
+        every = group.elements()
+        n = batch_size(every)
+        g = repeat_element(every, x.shape[0])
+        return self.apply(g, x.repeat(n, *([1] * (x.dim() - 1))),
+                          y.repeat(n, *([1] * (y.dim() - 1))))
+
+    def random(self, x: Tensor, y: Tensor, generator: torch.Generator | None = None,
+               draws: int = 1) -> tuple[Tensor, Tensor]:
+        """``draws`` independent random transformations of every sample: ``(draws·B, ...)``,
+        draw-major."""
+        xs = x.repeat(draws, *([1] * (x.dim() - 1)))
+        ys = y.repeat(draws, *([1] * (y.dim() - 1)))
+        g = self.group_for(x).sample(xs.shape[0], generator=generator)
+        return self.apply(g, xs, ys)

@@ -24,7 +24,8 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
-from ..groups import Element, FiniteGroup, Group, batch_size, repeat_element
+from ..groups import Element
+from ..symmetry import Symmetry
 from ._errors import SubspaceError
 from .layers import SubspaceLayer, subspace_layers
 
@@ -35,42 +36,6 @@ def _tile(g: Element, n: int) -> Element:
     if isinstance(g, tuple):
         return tuple(_tile(p, n) for p in g)
     return g.repeat(n, *([1] * (g.dim() - 1)))
-
-
-@dataclass
-class Symmetry:
-    """How ``G`` acts on the data: ``x ↦ act_x(g, x)`` and ``y ↦ act_y(g, y)``.
-
-    ``act_y = None`` means invariant targets (``y`` is not transformed).
-    """
-
-    group: Group
-    act_x: Callable[[Element, Tensor], Tensor]
-    act_y: Callable[[Element, Tensor], Tensor] | None = None
-
-    def apply(self, g: Element, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """``(g·x, g·y)`` with one element per sample."""
-        gy = y if self.act_y is None else self.act_y(g, y)
-        return self.act_x(g, x), gy
-
-    def orbit(self, x: Tensor, y: Tensor) -> tuple[Tensor, Tensor]:
-        """Every sample under every element: ``(|G|·B, ...)``, element-major."""
-        if not isinstance(self.group, FiniteGroup):
-            raise SubspaceError(f"exact augmentation needs a finite group, {self.group.name} is "
-                                "not; use augment='stochastic'")
-        allg = self.group.elements()
-        g = repeat_element(allg, x.shape[0])  # element-major: g_0 × B, g_1 × B, ...
-        n = batch_size(allg)
-        return self.apply(g, x.repeat(n, *([1] * (x.dim() - 1))),
-                          y.repeat(n, *([1] * (y.dim() - 1))))
-
-    def random(self, x: Tensor, y: Tensor, generator: torch.Generator | None,
-               draws: int = 1) -> tuple[Tensor, Tensor]:
-        """``draws`` random transformations of every sample: ``(draws·B, ...)``."""
-        xs = x.repeat(draws, *([1] * (x.dim() - 1)))
-        ys = y.repeat(draws, *([1] * (y.dim() - 1)))
-        g = self.group.sample(xs.shape[0], generator=generator)
-        return self.apply(g, xs, ys)
 
 
 @dataclass
