@@ -43,6 +43,7 @@ from torch import Tensor, nn
 
 from ..groups import Element, FiniteGroup, Group, batch_size, index_element, repeat_element
 from ..symmetry import Symmetry
+from ..testing import flatten_output
 
 __all__ = ["EmbeddingView", "SymmetryReport", "symmetry_report"]
 
@@ -138,7 +139,6 @@ def _elements(group: Group, n: int, generator: torch.Generator) -> list[Element]
 def _errors(sym: Symmetry, model: nn.Module, x: Any, ref: Any, g: Element,
             batch: int) -> dict[str, Tensor]:
     """Per-sample errors of one batch of elements (one per sample)."""
-    from ..models.giae import relative_difference
 
     moved = _act(sym.input, g, _to(x, torch.float64), batch)
     got = _observe(model, sym, _to(moved, _dtype(model)), batch)
@@ -172,7 +172,6 @@ def _canonical(model: nn.Module, x: Any, batch: int) -> Any | None:
 
 def _measure(sym: Symmetry, model: nn.Module, x: Any, n: int, generator: torch.Generator,
              batch: int, group: Group | None = None) -> dict[str, Tensor]:
-    from ..models.giae import relative_difference
 
     ref = _observe(model, sym, x, batch)
     ref_canon = _canonical(model, x, batch)
@@ -268,3 +267,9 @@ def symmetry_report(
     finally:
         model.train(was_training)
     return report
+
+
+def relative_difference(a: Any, b: Any) -> Tensor:
+    """Per-sample ``‖a − b‖ / ‖b‖`` of two outputs of the same structure (``(B,)``)."""
+    fa, fb = flatten_output(a), flatten_output(b)
+    return (fa - fb).norm(dim=1) / fb.norm(dim=1).clamp_min(1e-300)

@@ -20,6 +20,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from ..metrics.report import relative_difference
 from ..nn.pose import Pose, PoseHead
 from ..symmetry import Symmetry
 
@@ -169,14 +170,6 @@ class GIAE(nn.Module):
             logs[name] = float(value.detach())
         logs["loss"] = float(total.detach())
         return total, logs
-
-
-def relative_difference(a: Any, b: Any) -> Tensor:
-    """Per-sample ``‖a − b‖ / ‖b‖`` of two outputs of the same structure (``(B,)``)."""
-    from ..testing import flatten_output
-
-    fa, fb = flatten_output(a), flatten_output(b)
-    return (fa - fb).norm(dim=1) / fb.norm(dim=1).clamp_min(1e-300)
 
 
 def _real_part(reconstruction: Any, pose: Pose, layout: str) -> Any:
