@@ -21,6 +21,7 @@ from quotient.groups import (
     DihedralGroup,
     DirectProduct,
     FiniteDirectProduct,
+    FiniteGroup,
     Representation,
     RigidMotions,
     SymmetricGroup,
@@ -31,9 +32,11 @@ from quotient.groups import (
     homogeneous,
     product,
     representation_from_function,
+    representation_from_generators,
     rotation_matrix_2d,
     so3_generators,
     tensor,
+    translation_part,
 )
 from quotient.groups._base import degrees
 
@@ -230,3 +233,95 @@ def test_the_representation_algebra_names_and_generators():
     moved = act_on_maps(so3.rep(), so3.rep(), g, maps)
     assert moved.dtype == torch.float32
     assert torch.allclose(moved.double(), g @ maps.double() @ g.transpose(1, 2), atol=1e-5)
+
+
+class _Signs(FiniteGroup):
+    """{+1, −1} under multiplication, with floating-point elements ``(batch, 1)`` (every built-in
+    finite group has integer elements, which ignore a dtype)."""
+
+    name = "±1"
+    order = 2
+    representations = {"standard": 1, "regular": 2}
+
+    def elements(self, *, dtype=F64, device=None):
+        return torch.tensor([[1.0], [-1.0]], dtype=dtype, device=device)
+
+    def generators(self):
+        return self.elements()[1:]
+
+    def identity(self, batch=1, *, dtype=F64, device=None):
+        return torch.ones(batch, 1, dtype=dtype, device=device)
+
+    def compose(self, g, h):
+        return g * h
+
+    def inverse(self, g):
+        return g
+
+    def distance(self, g, h):
+        return (g - h).abs().sum(1).to(F64)
+
+    def _representation(self, g, kind):
+        return self.regular_representation(g) if kind == "regular" else g[:, :, None]
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_finite_groups_with_floating_elements_keep_the_requested_dtype(dtype):
+    signs = _Signs()
+    picked = signs.element_at(torch.tensor([1, 0, 1]), dtype=dtype)
+    assert picked.dtype == dtype and picked[:, 0].tolist() == [-1.0, 1.0, -1.0]
+    assert signs.sample(5, generator=_seeded(), dtype=dtype).dtype == dtype
+    prod = FiniteDirectProduct(CyclicGroup(3), signs)
+    assert prod.elements(dtype=dtype)[1].dtype == dtype
+    assert prod.sample(4, generator=_seeded(), dtype=dtype)[1].dtype == dtype
+
+
+def test_regular_representation_takes_the_dtype_of_floating_elements():
+    signs = _Signs()
+    flip = signs.regular_representation(torch.tensor([[-1.0], [1.0]]))  # float32 elements
+    assert flip.dtype == torch.float32
+    assert flip.tolist() == [[[0.0, 1.0], [1.0, 0.0]], [[1.0, 0.0], [0.0, 1.0]]]
+    # a product reads its first component: integer C2 elements give float64, whatever the second
+    prod = FiniteDirectProduct(CyclicGroup(2), signs)
+    g = (torch.tensor([1]), torch.tensor([[-1.0]]))
+    mat = prod.regular_representation(g)
+    assert mat.dtype == F64
+    assert torch.equal(mat @ mat, torch.eye(4, dtype=F64)[None])  # an involution
+    assert float(mat.diagonal(dim1=1, dim2=2).sum()) == 0.0  # moves every element
+
+
+def test_rigid_motions_sample_translations_at_float64_resolution():
+    t = translation_part(RigidMotions(3).sample(64, generator=_seeded()))
+    assert t.dtype == F64
+    # float64 draws, not float32 draws cast up: most entries are not float32 numbers
+    assert int((t.to(torch.float32).to(F64) != t).sum()) > 100
+
+
+def test_a_direct_sum_of_one_representation_is_that_representation():
+    for group in (DihedralGroup(3), SO2()):
+        rep = group.rep("standard")
+        alone = direct_sum(rep)
+        g = group.sample(4, generator=_seeded())
+        assert alone.dim == rep.dim
+        assert torch.equal(alone(g), rep(g))
+        assert torch.equal(alone.lie_generators(), rep.lie_generators())
+
+
+def test_float32_generator_images_give_the_float64_representation():
+    group = CyclicGroup(4)
+    quarter = torch.tensor([[[0.0, -1.0], [1.0, 0.0]]], dtype=torch.float32)
+    rep = representation_from_generators(group, quarter)
+    mats = rep(group.elements())
+    assert mats.dtype == F64
+    for k in range(4):
+        assert torch.equal(mats[k], torch.linalg.matrix_power(quarter[0].to(F64), k))
+
+
+class _C4GeneratedByIdentity(CyclicGroup):
+    def generators(self):
+        return self.identity(1)
+
+
+def test_generators_that_do_not_generate_the_group_are_reported():
+    with pytest.raises(ValueError, match=r"generators\(\) of C4 do not generate the group"):
+        representation_from_generators(_C4GeneratedByIdentity(4), torch.eye(2)[None])
