@@ -502,3 +502,133 @@ def test_a_basis_of_the_wrong_dimension_is_caught(monkeypatch):
     with pytest.raises(SelfCheckError) as info:
         solve_equivariant(C4.rep("regular"), C4.rep("regular"), method="dense")
     assert str(info.value) == ("dense basis has dimension 3 but the character formula gives 4")
+
+
+def test_representation_matrices_must_be_square_of_the_declared_size():
+    """Non-square matrices are refused by name and shape, whichever side and orientation."""
+    c4, f64 = C4, torch.float64
+
+    def flat(rows, cols):
+        return _custom(c4, 2, f"{rows}x{cols}", lambda g: torch.zeros(len(g), rows, cols,
+                                                                      dtype=f64),
+                       lambda: torch.zeros(0, 2, 2, dtype=f64))
+
+    tail = "but the representations declare dimensions 2, 2"
+    cases = [(flat(2, 3), c4.rep(), f"representation matrices have sizes 2×3, 2 {tail}"),
+             (flat(3, 2), c4.rep(), f"representation matrices have sizes 3×2, 2 {tail}"),
+             (c4.rep(), flat(2, 3), f"representation matrices have sizes 2, 2×3 {tail}"),
+             (c4.rep(), flat(3, 2), f"representation matrices have sizes 2, 3×2 {tail}")]
+    for rep_in, rep_out, message in cases:
+        with pytest.raises(SubspaceError) as info:
+            solve_equivariant(rep_in, rep_out)
+        assert str(info.value) == message
+
+
+def test_element_chunks_are_as_large_as_the_chunk_budget_allows(monkeypatch):
+    """Group sums walk every element once, in chunks of as many elements as fit in CHUNK
+    matrix entries (ρ_out, and ρ_in counted twice when ρ_in(g⁻¹) is asked for), at least one."""
+    import quotient.dynamics.solver as solver
+
+    s3 = SymmetricGroup(3)
+    rin, rout = s3.rep("permutation"), s3.rep("regular")  # d_in = 3, d_out = 6, |G| = 6
+    allg = s3.elements()
+    for budget in range(1, 400, 7):
+        monkeypatch.setattr(solver, "CHUNK", budget)
+        for inverse in (False, True):
+            step = max(1, budget // (3 ** 2 * (2 if inverse else 1) + 6 ** 2))
+            chunks = list(solver._element_chunks(rin, rout, inverse=True) if inverse else
+                          solver._element_chunks(rin, rout))  # the default: no inverse
+            assert [mi.shape[0] for mi, _ in chunks] == \
+                [min(step, 6 - s) for s in range(0, 6, step)]
+            mi = torch.cat([c[0] for c in chunks])
+            mo = torch.cat([c[1] for c in chunks])
+            assert mi.dtype == mo.dtype == torch.float64
+            assert torch.equal(mo, rout(allg))
+            assert torch.equal(mi, rin(s3.inverse(allg)) if inverse else rin(allg))
+
+
+def test_float32_representation_matrices_are_averaged_in_float64():
+    c4 = C4
+    low = _custom(c4, 2, "standard32", lambda g: c4.representation(g, "standard").float(),
+                  lambda: torch.zeros(0, 2, 2))
+    a = torch.randn(3, 4, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(5))
+    exact = reynolds(c4.rep(), c4.rep("regular"), a)
+    assert torch.allclose(reynolds(low, c4.rep("regular"), a), exact, rtol=0, atol=1e-15)
+    b = a.transpose(1, 2).contiguous()
+    exact = reynolds(c4.rep("regular"), c4.rep(), b)
+    assert torch.allclose(reynolds(c4.rep("regular"), low, b), exact, rtol=0, atol=1e-15)
+
+
+def test_the_character_cross_check_runs_when_the_matrices_fit_in_five_chunks(monkeypatch):
+    """The dimension of a finite group's basis is checked against the character formula
+    exactly when |G|·(d_in² + d_out²) ≤ 5·CHUNK."""
+    import quotient.dynamics.solver as solver
+
+    s3 = SymmetricGroup(3)
+    rin, rout = s3.rep("permutation"), s3.rep("regular")  # 6 · (9 + 36) = 270 entries
+    calls = []
+    true = solver.character_dimension
+
+    def spy(a, b):
+        calls.append((a, b))
+        return true(a, b)
+
+    monkeypatch.setattr(solver, "character_dimension", spy)
+    for budget, runs in ((54, True), (53, False), (50, False)):
+        calls.clear()
+        monkeypatch.setattr(solver, "CHUNK", budget)
+        basis = solve_equivariant(rin, rout, method="orbit")
+        assert basis.dim == 3 and bool(calls) == runs
+
+
+def test_exact_bases_pass_the_self_check_at_zero_tolerance():
+    """Orbit bases are exact (residual 0) and, with no constraint at all, the identity basis is
+    exactly orthonormal: both pass check_tol = 0."""
+    s3 = SymmetricGroup(3)
+    orbit = solve_equivariant(s3.rep("permutation"), s3.rep("regular"), check_tol=0.0)
+    assert (orbit.method, orbit.dim, orbit.residual) == ("orbit", 3, 0.0)
+    so3 = SO3()
+    free = solve_equivariant(so3.rep("trivial"), so3.rep("trivial"), method="nullspace",
+                             check_tol=0.0)
+    assert free.residual == 0.0 and torch.equal(free.basis, torch.eye(1, dtype=torch.float64))
+
+
+def test_unchecked_bases_carry_no_measured_residual():
+    """check=False skips the self-check: the same basis, with the unmeasured residual 0.0."""
+    c8 = CyclicGroup(8)
+    for method in ("reynolds", "dense"):
+        unchecked = solve_equivariant(c8.rep(), c8.rep("regular"), method=method, check=False)
+        checked = solve_equivariant(c8.rep(), c8.rep("regular"), method=method)
+        assert unchecked.residual == 0.0 and 0.0 <= checked.residual <= 1e-9
+        assert torch.equal(unchecked.basis, checked.basis)
+
+
+def test_dense_constraints_up_to_max_dense_and_only_where_there_are_some(monkeypatch):
+    import quotient.dynamics.solver as solver
+    from quotient.dynamics.solver import constraint_matrices
+
+    monkeypatch.setattr(solver, "MAX_DENSE", 4)
+    quarter = constraint_matrices(C4.rep(), C4.rep())  # D = 4 = MAX_DENSE: still built
+    assert quarter.shape == (1, 4, 4) and quarter.dtype == torch.float64
+    r = C4.rep()(C4.generators())[0]
+    expected = torch.kron(r, r) - torch.eye(4, dtype=torch.float64)  # vec(R A Rᵀ) − vec(A)
+    assert torch.allclose(quarter[0], expected, rtol=0, atol=1e-15)
+    with pytest.raises(SubspaceError, match=r"^D = 8 is too large .*\(max 4\)"):
+        constraint_matrices(C4.rep(), C4.rep("regular"))
+    # Lie generators that vanish add no constraint: O(3) on det has only its generator −I
+    o3 = O3()
+    det = constraint_matrices(o3.rep("det"), o3.rep("det"))
+    assert det.shape == (1, 1, 1) and float(det[0, 0, 0]) == 0.0
+    # no constraint at all (SO(3) acting trivially): the whole space, without building a D × D
+    # matrix, so also beyond MAX_DENSE
+    monkeypatch.setattr(solver, "MAX_DENSE", 0)
+    so3 = SO3()
+    free = solve_equivariant(so3.rep("trivial"), so3.rep("trivial"), method="nullspace")
+    assert torch.equal(free.basis, torch.eye(1, dtype=torch.float64))
+
+
+def test_an_empty_matrix_has_an_empty_orthonormal_basis():
+    from quotient.dynamics._linalg import orthonormalize
+
+    q = orthonormalize(torch.zeros(0, 3))
+    assert q.shape == (0, 0) and q.dtype == torch.float64

@@ -48,6 +48,12 @@ CHUNK = 4_000_000
 """Number of matrix entries per chunk when iterating over group elements."""
 
 
+def _size(m: Tensor) -> str:
+    """``"d"`` for square ``(…, d, d)`` matrices, ``"r×c"`` for ``(…, r, c)`` ones."""
+    r, c = m.shape[-2], m.shape[-1]
+    return f"{c}" if r == c else f"{r}×{c}"
+
+
 def _generators(rep_in: Representation, rep_out: Representation) -> tuple[Tensor, ...]:
     if rep_in.group is not rep_out.group:
         raise SubspaceError(
@@ -58,9 +64,9 @@ def _generators(rep_in: Representation, rep_out: Representation) -> tuple[Tensor
     for t, what in ((gi, "rep_in generators"), (go, "rep_out generators"),
                     (li, "rep_in Lie generators"), (lo, "rep_out Lie generators")):
         check_finite(t, what)
-    if gi.shape[-1] != rep_in.dim or go.shape[-1] != rep_out.dim:
+    if tuple(gi.shape[-2:]) != (rep_in.dim,) * 2 or tuple(go.shape[-2:]) != (rep_out.dim,) * 2:
         raise SubspaceError(
-            f"representation matrices have sizes {gi.shape[-1]}, {go.shape[-1]} but the "
+            f"representation matrices have sizes {_size(gi)}, {_size(go)} but the "
             f"representations declare dimensions {rep_in.dim}, {rep_out.dim}")
     if li.shape[0] != lo.shape[0]:
         raise SubspaceError(f"rep_in has {li.shape[0]} Lie generators and rep_out "
