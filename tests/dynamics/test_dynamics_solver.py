@@ -632,3 +632,17 @@ def test_an_empty_matrix_has_an_empty_orthonormal_basis():
 
     q = orthonormalize(torch.zeros(0, 3))
     assert q.shape == (0, 0) and q.dtype == torch.float64
+
+
+def test_exactly_zero_singular_values_are_dropped_at_rtol_zero():
+    """rtol = 0 keeps every non-zero singular value and only those: an exact zero counts as
+    rank-deficient in both kernels."""
+    from quotient.dynamics._linalg import null_space, orthonormalize
+
+    m = torch.tensor([[2.0, 0.0], [0.0, 0.0]], dtype=torch.float64)
+    q, _ = null_space(m, rtol=0.0)
+    assert q.shape == (2, 1) and torch.allclose(q.abs(), torch.tensor([[0.0], [1.0]],
+                                                                      dtype=torch.float64))
+    q = orthonormalize(m, rtol=0.0)
+    assert q.shape == (2, 1) and torch.allclose(q.abs(), torch.tensor([[1.0], [0.0]],
+                                                                      dtype=torch.float64))
