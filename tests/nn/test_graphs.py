@@ -201,3 +201,122 @@ def test_empty_and_single_node_graphs():
     pose = GraphPermutationPose().eval()(feats)
     assert torch.isfinite(z).all() and torch.isfinite(pose.penalties["perm_entropy"])
     assert pose.element[1, 0] == 1  # the only real node comes first
+
+
+def test_graph_pose_uses_the_exact_float_permutation_at_eval_and_in_hard_mode(enc, gen):
+    """eval() (whatever the mode) and mode='hard' (also while training) reconstruct with the exact
+    permutation matrix, in the features' dtype and carrying no gradient; both methods put the
+    real nodes first."""
+    adj, mask = _random_graphs(gen)
+    feats = enc((adj, mask))[1]  # float64, and it carries the encoder's gradient
+    heads = (GraphPermutationPose().eval(), GraphPermutationPose(mode="hard").train(),
+             GraphPermutationPose(method="sort").eval())
+    for head in heads:
+        pose = head(feats)
+        m = pose.matrix
+        assert m.dtype == torch.float64 and not m.requires_grad
+        assert torch.equal(m, torch.nn.functional.one_hot(pose.element, 7).double())
+        assert torch.equal(torch.gather(mask, 1, pose.element),
+                           mask.sort(1, descending=True).values)
+
+
+def test_node_readout_is_the_diagonal_and_the_row_and_column_means_off_it():
+    from quotient.nn.graphs import _node_readout
+
+    e = torch.tensor([[[1.0, 2.0], [3.0, 4.0]]], dtype=torch.float64)[..., None]  # (1, 2, 2, 1)
+    h = _node_readout(e, torch.ones(1, 2, dtype=torch.bool),
+                      torch.full((1, 1, 1, 1), 2.0, dtype=torch.float64))
+    # node 0: E00 = 1, row E01/2 = 1, column E10/2 = 1.5; node 1: 4, E10/2 = 1.5, E01/2 = 1
+    assert h.tolist() == [[[1.0, 1.0, 1.5], [4.0, 1.5, 1.0]]]
+
+
+def test_hidden_layers_of_the_edge_mlps_are_rectified():
+    from quotient.nn.graphs import _mlp
+
+    assert [type(m) for m in _mlp([1, 4, 4, 2])] == [torch.nn.Linear, torch.nn.ReLU,
+                                                    torch.nn.Linear, torch.nn.ReLU,
+                                                    torch.nn.Linear]
+
+
+def test_graphs_given_as_a_mapping_read_adjacency_mask_and_features():
+    from quotient.nn.graphs import as_graph_batch
+
+    adj = torch.zeros(1, 3, 3)
+    adj[0, 0, 1] = adj[0, 1, 0] = 1.0
+    mask = torch.tensor([[True, True, False]])
+    feats = torch.ones(1, 3, 2)
+    g = as_graph_batch({"adjacency": adj, "mask": mask, "node_features": feats})
+    assert torch.equal(g.adjacency, adj) and torch.equal(g.mask, mask)
+    assert torch.equal(g.node_features, feats)
+
+
+def test_an_edge_block_with_its_mixing_switched_off_passes_its_input_through():
+    """Blocks keeping the channel count are residual: with the normalised mix at zero the
+    output is the input; blocks changing it are not (zero output)."""
+    from quotient.nn.graphs import EdgeBlock
+
+    e = torch.randn(1, 3, 3, 4, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    pairs = torch.ones(1, 3, 3, 1, dtype=torch.float64)
+    norm = torch.full((1, 1, 1, 1), 3.0, dtype=torch.float64)
+    for c_out, expected in ((4, e), (5, torch.zeros(1, 3, 3, 5, dtype=torch.float64))):
+        block = EdgeBlock(4, c_out, 6).double()
+        with torch.no_grad():
+            block.norm.weight.zero_()
+            block.norm.bias.zero_()
+        assert torch.equal(block(e, pairs, norm), expected)
+
+
+def test_a_single_code_in_training_is_normalised_with_the_running_statistics():
+    from quotient.nn.graphs import _CodeNorm
+
+    norm = _CodeNorm(3).double().train()
+    with torch.no_grad():
+        norm.running_mean.copy_(torch.tensor([1.0, 2.0, 3.0]))
+        norm.running_var.copy_(torch.tensor([4.0, 9.0, 16.0]))
+        norm.weight.copy_(torch.tensor([2.0, 3.0, 4.0]))
+        norm.bias.copy_(torch.tensor([0.5, -0.5, 1.0]))
+    x = torch.tensor([[3.0, 8.0, 11.0]], dtype=torch.float64)
+    expected = (x - norm.running_mean) / torch.sqrt(norm.running_var + norm.eps) * norm.weight \
+        + norm.bias
+    out = norm(x)
+    assert torch.allclose(out, expected, rtol=0, atol=1e-12)
+    assert torch.allclose(out, torch.tensor([[2.5, 5.5, 9.0]], dtype=torch.float64), atol=1e-5)
+    assert torch.equal(norm.running_mean, torch.tensor([1.0, 2.0, 3.0], dtype=torch.float64))
+
+
+def test_the_code_reads_mean_node_and_edge_invariants_and_the_size(gen):
+    """With a shared trunk the pooled vector is [mean of h over real nodes, mean off-diagonal
+    edge channel (over n²), n / n_ref], per graph — the batch never mixes."""
+    with seeded(4):
+        enc = GraphEncoder(8, channels=6, layers=1, pose_channels=0, batch_norm=False).double()
+    seen = []
+    enc.code_norm.register_forward_hook(lambda mod, args, out: seen.append(args[0]))
+    adj, mask = _random_graphs(gen, b=3, n=6, real=4)
+    mask[1, 4] = True  # graphs of different sizes in one batch
+    _, feats = enc((adj, mask))
+    pooled = seen[-1]
+    n = mask.sum(1, keepdim=True).double()
+    h, e = feats.node, feats.edge
+    off = (e.sum(dim=(1, 2)) - torch.diagonal(e, dim1=1, dim2=2).sum(-1)) / n ** 2
+    expected = torch.cat([h.sum(1) / n, off, n / enc.n_ref], dim=-1)
+    assert torch.allclose(pooled, expected, rtol=0, atol=1e-12)
+
+
+def test_walk_counts_add_normalised_powers_of_the_adjacency():
+    """walks = 3: E⁰ holds A, I, A²/n and A³/n² (n real nodes) on real pairs."""
+    from quotient.nn.graphs import as_graph_batch
+
+    with seeded(0):
+        enc = GraphEncoder(4, channels=4, layers=1, walks=3).double()
+    adj = torch.zeros(1, 4, 4, dtype=torch.float64)
+    for i, j in ((0, 1), (1, 2)):  # a path on the 3 real nodes 0-1-2, node 3 padding
+        adj[0, i, j] = adj[0, j, i] = 1.0
+    mask = torch.tensor([[True, True, True, False]])
+    pairs, _ = enc._norms(mask, torch.float64)
+    e0 = enc._inputs(as_graph_batch((adj, mask)), torch.float64, pairs)
+    assert e0.shape == (1, 4, 4, 4)
+    a = adj[0]
+    assert torch.equal(e0[0, ..., 0], a)
+    assert torch.equal(e0[0, ..., 1], torch.diag(mask[0].double()))
+    assert torch.allclose(e0[0, ..., 2], a @ a / 3, rtol=0, atol=1e-15)
+    assert torch.allclose(e0[0, ..., 3], a @ a @ a / 9, rtol=0, atol=1e-15)

@@ -216,3 +216,25 @@ def test_bad_settings_are_refused():
         C4Encoder(readout="flat")
     with pytest.raises(ValueError, match="image_size"):
         C4Encoder(image_size=None)
+
+
+def test_group_conv_weights_start_within_one_over_root_fan_in():
+    torch.manual_seed(0)
+    conv = C4GroupConv(3, 8, kernel_size=5)
+    bound = 1.0 / math.sqrt(4 * 3 * 5 * 5)
+    w = conv.weight.detach()
+    assert float(w.abs().max()) <= bound
+    assert float(w.abs().max()) > 0.9 * bound  # uniform on the whole interval (2400 draws)
+
+
+def test_pixel_directions_are_unit_vectors_over_n_squared():
+    from quotient.nn.image_encoder import _directions
+
+    d = _directions(3, torch.float64, torch.device("cpu"))
+    norms = d.norm(dim=-1)
+    assert float(norms[1, 1]) == 0.0  # the centre pixel of an odd grid
+    off = torch.ones(3, 3, dtype=torch.bool)
+    off[1, 1] = False
+    assert torch.allclose(norms[off], torch.full((8,), 1.0 / 9, dtype=torch.float64), atol=1e-15)
+    s = 1.0 / (9 * math.sqrt(2.0))  # the top-left pixel points up and left
+    assert torch.allclose(d[0, 0], torch.tensor([-s, s], dtype=torch.float64), atol=1e-15)

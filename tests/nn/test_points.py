@@ -526,3 +526,41 @@ def test_points_of_other_dimensions_name_the_supported_ones(x):
         PointCloudEncoder(2, 4, dim=x.shape[-1])
     with pytest.raises(ValueError, match=r"reads points in 3 dimensions.*dim=2"):
         PointCloudEncoder(2, 4)(torch.zeros(1, 4, 2))
+
+
+def test_egnn_coordinates_move_along_damped_differences_averaged_over_neighbours():
+    """x_i' = x_i + Σ_j (x_i − x_j)/(|x_i − x_j| + 1)·φ_x(m_ij) / max(n − 1, 1), here with
+    φ_x ≡ 1: two real points 3 apart (one neighbour each), then three on a line (two each);
+    padding neither moves nor pulls."""
+    from quotient.nn.points import EGNNLayer
+
+    layer = EGNNLayer(4).double()
+    with torch.no_grad():
+        layer.coord[-1].weight.zero_()
+        layer.coord[-1].bias.fill_(1.0)
+    h = torch.zeros(1, 3, 4, dtype=torch.float64)
+    x = torch.tensor([[[0.0, 0.0, 0.0], [3.0, 0.0, 0.0], [9.0, 9.0, 9.0]]], dtype=torch.float64)
+    _, moved = layer(h, x, torch.tensor([[True, True, False]]))
+    assert torch.allclose(moved, torch.tensor([[[-0.75, 0.0, 0.0], [3.75, 0.0, 0.0],
+                                                [9.0, 9.0, 9.0]]], dtype=torch.float64),
+                          rtol=0, atol=1e-12)
+    x = torch.tensor([[[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [3.0, 0.0, 0.0]]], dtype=torch.float64)
+    _, moved = layer(h, x, torch.ones(1, 3, dtype=torch.bool))
+    # point 0: (−1/2 − 3/4)/2; point 1: (1/2 − 2/3)/2; point 2: (3/4 + 2/3)/2
+    expected = torch.tensor([-0.625, 1.0 - 1.0 / 12, 3.0 + 17.0 / 24], dtype=torch.float64)
+    assert torch.allclose(moved[0, :, 0], expected, rtol=0, atol=1e-12)
+
+
+@pytest.mark.parametrize("egnn_layers", [0, 1])
+def test_atom_types_change_the_code_and_the_encoder_hands_its_permutation_pose_on(gen,
+                                                                                  egnn_layers):
+    pos = _x(gen, b=4)
+    types = torch.randint(3, (4, N), generator=gen)
+    other = (types + 1) % 3
+    enc = PointCloudEncoder(3, N, n_types=3, hidden=8, egnn_layers=egnn_layers,
+                            z_from="pooled").double().eval()
+    z, feats = enc((pos, types))
+    z_other, _ = enc((pos, other))
+    assert float((z - z_other).detach().abs().max()) > 1e-6  # the code sees the atom types
+    assert feats.perm is not None
+    assert torch.equal(feats.perm.element, enc.perm(feats.scores, feats.mask).element)

@@ -394,3 +394,87 @@ def test_planar_pose_head_keeps_its_symmetry(gen, proper):
     for rotation in ("frame", "procrustes"):
         head = RigidPermutationPose(rotation=rotation, proper=proper).double().eval()
         assert check_module(head, feats, elements=_plane_elements(proper, gen)).error <= 1e-10
+
+
+def test_rigid_pose_inverts_positions_and_parts_keeps_features_and_its_mask(gen):
+    """invert(x) = S·Rᵀ(x − t) on real rows, for positions alone or (positions, parts) with the
+    parts sorted along; apply turns the coordinates and carries extra feature columns with
+    their rows; the pose keeps the features' mask; a decoded cloud with too few columns is
+    refused by name."""
+    b = 3
+    f64 = torch.float64
+    x = torch.randn(b, N, 3, generator=gen, dtype=f64) * 2 + 1
+    mask = torch.ones(b, N, dtype=torch.bool)
+    mask[0, -1] = False
+    r = SO3().sample(b, generator=gen)
+    t = torch.randn(b, 3, generator=gen, dtype=f64)
+    scores = torch.randn(b, N, generator=gen, dtype=f64)
+    feats = PointFeatures(r, t, scores, x - t[:, None], mask)
+    pose = RigidPermutationPose(PermutationPose(), rotation="frame").eval()(feats)
+    assert torch.equal(pose.mask, mask)
+    order = pose.element[1]
+    local = ((x - t[:, None]) @ r) * mask[..., None].to(f64)
+    by_order = torch.gather(local, 1, order[..., None].expand(-1, -1, 3))
+    assert torch.allclose(pose.invert(x), by_order, rtol=0, atol=1e-12)
+    types = torch.randint(0, 4, (b, N), generator=gen)
+    pos, kinds = pose.invert((x, types))
+    assert torch.allclose(pos, by_order, rtol=0, atol=1e-12)
+    assert torch.equal(kinds, torch.gather(types, 1, order))
+    canonical = torch.randn(b, N, 5, generator=gen, dtype=f64)  # 3 coordinates + 2 features
+    out = pose.apply(canonical)
+    assert out.shape == (b, N, 5)
+    assert torch.allclose(torch.gather(out[..., 3:], 1, order[..., None].expand(-1, -1, 2)),
+                          canonical[..., 3:], rtol=0, atol=1e-12)
+    assert torch.allclose(out[..., :3], pose.apply(canonical[..., :3]), rtol=0, atol=1e-12)
+    with pytest.raises(ValueError) as info:
+        pose.apply(torch.zeros(b, N, 2, dtype=f64))
+    assert str(info.value) == ("the decoded canonical point cloud must have shape (batch, n, "
+                               f"3 + f), got torch.Size([{b}, {N}, 2])")
+
+
+def test_moving_point_features_without_a_permutation_pose_keeps_none(gen):
+    from quotient.nn.pose_rigid import point_features_action
+
+    b = 2
+    x = torch.randn(b, N, 3, generator=gen, dtype=torch.float64)
+    r, t = anchor_frame(x)
+    feats = PointFeatures(r, t, torch.randn(b, N, generator=gen, dtype=torch.float64),
+                          x - t[:, None], torch.ones(b, N, dtype=torch.bool))
+    g = product(SE3(), SymmetricGroup(N)).sample(b, generator=gen)
+    moved = point_features_action(g, feats)
+    assert moved.perm is None
+    assert torch.allclose(moved.rotation, rotation_part(g[0]) @ r, rtol=0, atol=1e-12)
+    assert torch.allclose(moved.translation, _move_point(g, t), rtol=0, atol=1e-12)
+
+
+def test_e3_anchor_frames_ignore_padding_on_either_side(gen):
+    """The handedness of an E(3) frame reads the real points only: a padded point far along
+    ±e₃ of the real cloud's frame changes nothing."""
+    x = torch.randn(4, 5, 3, generator=gen, dtype=torch.float64)
+    r, t = anchor_frame(x, proper=False)
+    mask = torch.tensor([True] * 5 + [False]).expand(4, -1)
+    for side in (1.0, -1.0):
+        far = t + side * 1e3 * r[:, :, 2]
+        rp, tp = anchor_frame(torch.cat([x, far[:, None]], 1), mask, proper=False)
+        assert torch.allclose(rp, r, rtol=0, atol=1e-12) and torch.allclose(tp, t, atol=1e-12)
+
+
+def test_anchor_candidates_honour_the_priority_like_the_anchor_frame(gen):
+    x = torch.randn(8, N, 3, generator=gen, dtype=torch.float64)
+    r2 = ((x - x.mean(1, keepdim=True)) ** 2).sum(-1)
+    priority = torch.zeros(8, N, dtype=torch.float64)
+    priority[:, 0] = r2.max(1).values  # point 0 wins the anchor on priority
+    cand = anchor_candidates(x, priority=priority)
+    r, _ = anchor_frame(x, priority=priority)
+    assert torch.allclose(cand.rotation[cand.hard], r, rtol=0, atol=1e-12)
+    u0 = x[:, 0] - x.mean(1)
+    assert torch.allclose(r[:, :, 0], u0 / u0.norm(dim=-1, keepdim=True), atol=1e-12)
+
+
+def test_anchor_frames_do_not_depend_on_the_scale_of_the_cloud(gen):
+    """The chirality key is a normalised pseudoscalar: shrinking a cloud 100-fold (below unit
+    size) picks the same anchors and frames."""
+    x = torch.randn(32, N, 3, generator=gen, dtype=torch.float64)
+    big = anchor_candidates(x, second="axis_anchor")
+    small = anchor_candidates(0.01 * x, second="axis_anchor")
+    assert torch.allclose(small.rotation[small.hard], big.rotation[big.hard], rtol=0, atol=1e-9)

@@ -150,3 +150,12 @@ def test_check_mask_ignores_padding_and_names_the_element():
         check_mask(x, None, "enc", element="point", group="point cloud")
     with pytest.raises(ValueError, match=r"mask must have shape \(batch, n_points\)"):
         check_mask(x, torch.ones(1, 3, dtype=torch.bool), "enc", element="point")
+
+
+def test_an_empty_set_in_a_padded_batch_is_named_a_set():
+    x = torch.zeros(2, 3, 4)
+    mask = torch.tensor([[True, False, False], [False, False, False]])
+    with pytest.raises(ValueError) as info:
+        check_set(x, mask)
+    assert str(info.value) == ("set: a set in the batch has no real element (mask all False); "
+                               "drop empty sets before encoding")
