@@ -320,3 +320,17 @@ def test_walk_counts_add_normalised_powers_of_the_adjacency():
     assert torch.equal(e0[0, ..., 1], torch.diag(mask[0].double()))
     assert torch.allclose(e0[0, ..., 2], a @ a / 3, rtol=0, atol=1e-15)
     assert torch.allclose(e0[0, ..., 3], a @ a @ a / 9, rtol=0, atol=1e-15)
+
+
+@pytest.mark.parametrize("shift", [-100.0, 100.0])
+def test_sorting_once_puts_real_nodes_first_whatever_the_sign_of_their_scores(enc, gen, shift):
+    """Padded nodes score 0; the 'sort' method masks them, so real nodes come first even when
+    every real score lies on the far side of 0."""
+    with torch.no_grad():
+        enc.score_head[-1].bias.add_(shift)
+    adj, mask = _random_graphs(gen)
+    feats = enc((adj, mask))[1]
+    real = feats.scores()[mask]
+    assert bool((real < 0).all()) if shift < 0 else bool((real > 0).all())
+    order = GraphPermutationPose(method="sort").eval()(feats).element
+    assert torch.equal(torch.gather(mask, 1, order), mask.sort(1, descending=True).values)
