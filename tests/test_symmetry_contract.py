@@ -240,3 +240,29 @@ def test_labelled_data_under_the_contract_every_element_and_random_ones():
     assert rx.shape == (6, 1, 3, 3) and torch.equal(rx, ry)
     with pytest.raises(ValueError, match="exact augmentation needs a finite group, SO"):
         Contract(SO2(), rot90_image).orbit(x, y)
+
+
+def test_labelled_data_orbits_and_random_draws_use_the_group_of_the_input():
+    """orbit: every element on every sample, element-major; random: one draw per sample by
+    default, the group's own draws from the given generator; both read the group off the
+    input; a Lie group has no orbit to enumerate."""
+    from quotient.actions import permute_set
+    from quotient.groups import SO2, SymmetricGroup
+
+    sym = Symmetry(lambda x: SymmetricGroup(x.shape[1]), permute_set)  # invariant targets
+    x = torch.arange(12.0, dtype=torch.float64).reshape(2, 3, 2)
+    y = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    xs, ys = sym.orbit(x, y)
+    every = SymmetricGroup(3).elements()
+    assert torch.equal(xs, permute_set(every.repeat_interleave(2, 0), x.repeat(6, 1, 1)))
+    assert torch.equal(ys, y.repeat(6))
+    x6 = torch.randn(2, 6, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(1))
+    xr, yr = sym.random(x6, y, generator=torch.Generator().manual_seed(3))
+    g = SymmetricGroup(6).sample(2, generator=torch.Generator().manual_seed(3))
+    assert torch.equal(xr, permute_set(g, x6)) and torch.equal(yr, y)
+    x3, y3 = sym.random(x6, y, generator=torch.Generator().manual_seed(3), draws=3)
+    assert x3.shape == (6, 6, 2) and torch.equal(y3, y.repeat(3))
+    with pytest.raises(ValueError) as info:
+        Symmetry(SO2(), lambda g, x: x).orbit(x, y)
+    assert str(info.value) == ("exact augmentation needs a finite group, SO(2) is not; use "
+                               "augment='stochastic'")
