@@ -564,3 +564,17 @@ def test_atom_types_change_the_code_and_the_encoder_hands_its_permutation_pose_o
     assert float((z - z_other).detach().abs().max()) > 1e-6  # the code sees the atom types
     assert feats.perm is not None
     assert torch.equal(feats.perm.element, enc.perm(feats.scores, feats.mask).element)
+
+
+def test_points_of_the_wrong_dimension_are_refused_word_for_word():
+    """The message names the shape and the dimension, and suggests a transpose only when the
+    input looks like (batch, d, n)."""
+    head = ("points: coordinates must have shape (batch, n_points, 3) or (batch, n_points, 2) "
+            "(points of dimension d = 2 or 3), got ")
+    cases = [(torch.zeros(2, 3, 5), f"{head}(2, 3, 5): points of dimension 5; transpose "
+                                    "(batch, d, n) inputs with x.transpose(1, 2)"),
+             (torch.zeros(2, 4, 4), f"{head}(2, 4, 4): points of dimension 4")]
+    for x, message in cases:
+        with pytest.raises(ValueError) as info:
+            check_points(x)
+        assert str(info.value) == message
