@@ -152,8 +152,11 @@ def main(argv: list[str] | None = None) -> int:
                       f"{r['inv_err_any_angle']:.2g}; {r['n_params']} params; "
                       f"{r['train_seconds']:.0f} s")}
             for kind, r in results.items()]
+    # the canonicaliser's own figures (reconstruction, kNN, invariance of z), from its run
+    giae_metrics = (json.loads((args.giae / "metrics.json").read_text())
+                    if args.giae is not None and (args.giae / "metrics.json").is_file() else None)
     payload = {"benchmark": "canonicalize", "steps": steps, "quick": args.quick,
-               "giae_seconds": giae_seconds, "results": results,
+               "giae_seconds": giae_seconds, "giae_metrics": giae_metrics, "results": results,
                "machine": {"cpus": os.cpu_count(), "threads": torch.get_num_threads(),
                            "python": platform.python_version(), "torch": torch.__version__},
                "readme_rows": [] if args.quick else rows}
