@@ -9,9 +9,10 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor
 
+from ..errors import ConfigError
+
 __all__ = ["GraphSet", "SBMGraphs", "graph_split", "is_connected", "make_sbm_graphs",
-           "own_graph_split",
-           "rigid_graphs"]
+           "own_graph_split", "relabel_set", "relabelled_classes", "rigid_graphs"]
 
 
 @dataclass(frozen=True)
@@ -160,34 +161,106 @@ class GraphSet:
         return int(self.graph_index.shape[0])
 
 
+def relabelled_classes(adjacency: Tensor, n_nodes: Tensor, class_index: Tensor, copies: int, *,
+                       seed: int, dtype: torch.dtype = torch.float32) -> GraphSet:
+    """Class representatives (real nodes first) under ``copies`` random relabellings each.
+
+    Each copy of graph ``A`` (``n`` slots, mask ``m`` = its first ``n_nodes`` slots) is
+    ``(P_σ A P_σᵀ, P_σ m)`` for a uniformly random ``σ ∈ S_n`` of *all* slots, so padding is
+    scattered among the real nodes (the same draw as :func:`~quotient.data.graph_atlas.
+    make_atlas_graphs`: ``copies`` consecutive rows per class, seeded generator).
+
+    Args:
+        adjacency: ``(G, n, n)``; n_nodes, class_index: int64 ``(G,)``; copies: at least 1.
+
+    Returns:
+        :class:`GraphSet` of ``copies · G`` graphs, ``graph_index`` the class.
+    """
+    from .graph_atlas import relabel_graphs
+
+    if isinstance(copies, bool) or not isinstance(copies, int) or copies < 1:
+        raise ConfigError(f"copies must be an integer >= 1, got {copies!r}")
+    g, n = adjacency.shape[0], adjacency.shape[1]
+    mask = (torch.arange(n)[None, :] < n_nodes[:, None]).repeat_interleave(copies, 0)
+    adj = adjacency.repeat_interleave(copies, 0)
+    perm = torch.rand(g * copies, n, generator=torch.Generator().manual_seed(seed)).argsort(1)
+    adj, mask = relabel_graphs(adj, mask, perm)
+    return GraphSet(adj.to(dtype), mask, class_index.repeat_interleave(copies),
+                    (adj.sum(dim=(1, 2)) / 2).round().long())
+
+
+def relabel_set(graphs: GraphSet, seed: int) -> GraphSet:
+    """The same graphs under fresh random relabellings of all slots (seeded): a reference copy
+    of every class, e.g. for isomorphism retrieval among held-out classes."""
+    from .graph_atlas import relabel_graphs
+
+    b, n = graphs.mask.shape
+    perm = torch.rand(b, n, generator=torch.Generator().manual_seed(seed)).argsort(1)
+    adj, mask = relabel_graphs(graphs.adjacency, graphs.mask, perm)
+    return GraphSet(adj, mask, graphs.graph_index.clone(), graphs.n_edges.clone())
+
+
 def graph_split(data: str = "atlas", *, seed: int = 0, max_nodes: int = 7,
                 train_copies: int = 1, test_copies: int = 1, sbm_nodes: int = 10,
                 sbm_train: int = 4000, sbm_test: int = 1000,
+                split: str = "class", test_fraction: float = 0.2,
                 dtype: torch.dtype = torch.float32) -> tuple[GraphSet, GraphSet]:
-    """Training and test graphs; the relabellings of the test set are never seen in training.
+    """Training and test graphs.
 
-    ``data="atlas"``: every atlas graph with at most ``max_nodes`` nodes, padded to
-    ``max_nodes`` slots, ``train_copies`` / ``test_copies`` times under random relabellings of
-    all slots (seeds ``seed`` and ``seed + 1``; :func:`~quotient.data.graph_atlas.
-    make_atlas_graphs`, needs networkx). ``data="sbm"``: ``sbm_train`` and ``sbm_test``
-    stochastic-block-model graphs of ``sbm_nodes`` nodes (:func:`make_sbm_graphs`, the same
-    seeds), numbered ``0 … sbm_train − 1`` and on from ``sbm_train``.
+    ``data="atlas"``: every isomorphism class with at most ``max_nodes`` nodes (0 to 8: the
+    1,253 atlas graphs up to 7 nodes, and with 8 also the 12,346 bundled graphs on 8 nodes;
+    :func:`~quotient.data.graph_classes.graph_classes`), padded to ``max_nodes`` slots, under
+    random relabellings of all slots (training copies seeded ``seed``, test copies
+    ``seed + 1``):
+
+    * ``split="class"`` — a seeded ``test_fraction`` of the classes (per node count,
+      :func:`~quotient.data.graph_classes.class_split`) is only ever in the test set, under
+      ``test_copies`` relabellings; the other classes are trained on, ``train_copies`` times.
+      Train and test share no isomorphism class: the test graphs are unseen graphs.
+    * ``split="relabel"`` — every class in both: ``train_copies`` training relabellings and
+      ``test_copies`` held-out relabellings of the same graphs (for an exactly invariant code
+      the test set is then the training set again; kept for comparison with earlier figures).
+
+    ``data="sbm"``: ``sbm_train`` and ``sbm_test`` stochastic-block-model graphs of
+    ``sbm_nodes`` nodes (:func:`make_sbm_graphs`, the same seeds), numbered ``0 … sbm_train − 1``
+    and on from ``sbm_train``; independent draws, so ``split`` does not apply.
+
+    Raises:
+        ConfigError: ``split``, ``test_fraction`` or ``max_nodes`` out of range.
     """
-    parts = []
-    for k, (copies, count) in enumerate(((train_copies, sbm_train), (test_copies, sbm_test))):
-        if data == "atlas":
-            from .graph_atlas import make_atlas_graphs
-
-            g = make_atlas_graphs(copies, n_max=max_nodes, max_nodes=max_nodes, seed=seed + k)
-            parts.append(GraphSet(g.adjacency.to(dtype), g.mask, g.graph_index, g.n_edges))
-        elif data == "sbm":
+    if split not in ("class", "relabel"):
+        raise ConfigError(f"split must be 'class' (hold out isomorphism classes) or 'relabel' "
+                          f"(hold out relabellings of the training graphs), got {split!r}")
+    if data == "sbm":
+        parts = []
+        for k, count in enumerate((sbm_train, sbm_test)):
             adj = make_sbm_graphs(count, sbm_nodes, seed=seed + k).adjacency
             parts.append(GraphSet(adj.to(dtype), torch.ones(count, sbm_nodes, dtype=torch.bool),
                                   torch.arange(count) + k * sbm_train,
                                   adj.sum(dim=(1, 2)).long() // 2))
-        else:
-            raise ValueError(f"data must be 'atlas' or 'sbm', got {data!r}")
-    return parts[0], parts[1]
+        return parts[0], parts[1]
+    if data != "atlas":
+        raise ValueError(f"data must be 'atlas' or 'sbm', got {data!r}")
+    from .graph_atlas import ATLAS_MAX_NODES, make_atlas_graphs
+    from .graph_classes import class_split, graph_classes
+
+    adj, n_nodes, index = graph_classes(max_nodes)  # checks max_nodes
+    if split == "relabel" and max_nodes <= ATLAS_MAX_NODES:
+        # the atlas path exactly as before, so earlier figures stay reproducible
+        sets = []
+        for k, copies in enumerate((train_copies, test_copies)):
+            g = make_atlas_graphs(copies, n_max=max_nodes, max_nodes=max_nodes, seed=seed + k)
+            sets.append(GraphSet(g.adjacency.to(dtype), g.mask, g.graph_index, g.n_edges))
+        return sets[0], sets[1]
+    held_out = (class_split(n_nodes, test_fraction, seed=seed) if split == "class"
+                else torch.zeros(index.shape[0], dtype=torch.bool))
+    train_rows = ~held_out
+    test_rows = held_out if split == "class" else train_rows
+    train = relabelled_classes(adj[train_rows], n_nodes[train_rows], index[train_rows],
+                               train_copies, seed=seed, dtype=dtype)
+    test = relabelled_classes(adj[test_rows], n_nodes[test_rows], index[test_rows],
+                              test_copies, seed=seed + 1, dtype=dtype)
+    return train, test
 
 
 def own_graph_split(path: str, *, max_nodes: int, seed: int = 0, batch_size: int | None = None,
