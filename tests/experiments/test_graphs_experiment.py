@@ -11,9 +11,16 @@ import torch
 from quotient.actions import permute_graph
 from quotient.data.graph_atlas import ATLAS_SIZE, atlas_graphs, make_atlas_graphs
 from quotient.data.graphs import graph_split, rigid_graphs
-from quotient.errors import DataError
+from quotient.errors import ConfigError, DataError
 from quotient.experiments import get, names
-from quotient.experiments.graphs import RECIPE, GraphsConfig, build_model, load_data
+from quotient.experiments.graphs import (
+    RECIPE,
+    GraphsConfig,
+    _baseline,
+    build_model,
+    check_data,
+    load_data,
+)
 from quotient.experiments.recipe import evaluate_model
 from quotient.groups import SymmetricGroup
 from quotient.train import TrainConfig
@@ -101,7 +108,7 @@ def test_untrained_model_is_invariant_and_exactly_equivariant_on_rigid_graphs():
     reconstruction move exactly with the input on the 10 graphs without automorphisms (8 with
     six nodes, the empty graph, the single node), and not on the others (several node orders
     are canonical there)."""
-    cfg = _tiny(dtype="float64", max_nodes=6)
+    cfg = _tiny(dtype="float64", max_nodes=6, split="relabel")  # every class in the test set
     split = load_data(cfg)
     with one_thread():
         m = evaluate_model(RECIPE, cfg, build_model(cfg), split)
@@ -130,10 +137,10 @@ def test_sbm_graphs_load_and_evaluate():
 
 
 def test_graph_split_is_seeded_and_holds_out_the_relabellings():
-    train, test = graph_split("atlas", seed=3, max_nodes=5, train_copies=2)
+    train, test = graph_split("atlas", seed=3, max_nodes=5, train_copies=2, split="relabel")
     assert len(train) == 2 * len(test) == 2 * 53
-    assert torch.equal(train.adjacency, graph_split("atlas", seed=3, max_nodes=5,
-                                                    train_copies=2)[0].adjacency)
+    assert torch.equal(train.adjacency, graph_split("atlas", seed=3, max_nodes=5, train_copies=2,
+                                                    split="relabel")[0].adjacency)
     assert torch.equal(torch.unique(train.graph_index), test.graph_index)
     assert not torch.equal(train.adjacency[::2], test.adjacency)  # other relabellings
     assert torch.equal(test.n_edges, (test.adjacency.sum((1, 2)) / 2).long())
@@ -185,3 +192,62 @@ def test_atlas_has_every_graph_once_and_relabellings_are_isomorphic():
                        make_atlas_graphs(1, seed=4).adjacency)
     with pytest.raises(DataError, match="n_max"):
         make_atlas_graphs(1, n_max=5)
+
+
+def test_the_default_split_tests_on_classes_never_seen_in_training(cli_run):
+    metrics = json.loads((cli_run / "metrics.json").read_text())
+    # 4 nodes: 19 classes; 20 % of each size, rounded, is held out (1 of 4 with 3 nodes, 2 of 11
+    # with 4 nodes)
+    assert metrics["shared_classes"] == 0
+    assert (metrics["train_classes"], metrics["test_classes"]) == (16, 3)
+    cfg = _tiny()
+    assert cfg.split == "class" and cfg.test_fraction == 0.2
+    split = load_data(cfg)
+    train, test, reference = (split.extras[k] for k in ("train", "test", "reference"))
+    assert not set(train.graph_index.tolist()) & set(test.graph_index.tolist())
+    # the retrieval set of the unseen classes: the same graphs under other labellings
+    assert torch.equal(reference.graph_index, test.graph_index)
+    assert not torch.equal(reference.adjacency, test.adjacency)
+
+
+def test_8_node_graphs_load_with_the_class_split():
+    cfg = _tiny(max_nodes=8, test_fraction=0.1)
+    split = load_data(cfg)
+    train, test = split.extras["train"], split.extras["test"]
+    assert split.train[0].shape[1:] == (8, 8)
+    # 10 % of each size, rounded: 0+0+0+0+1+3+16+104+1235 held out
+    assert len(train) + len(test) == 13599 and len(test) == 1359
+    assert not set(train.graph_index.tolist()) & set(test.graph_index.tolist())
+    assert int((test.mask.sum(1) == 8).sum()) == round(0.1 * 12346)
+
+
+def test_baseline_counts_steps_when_asked():
+    cfg = _tiny(baseline_steps=7, baseline_minutes=5.0)
+    with one_thread():
+        m = _baseline(cfg, load_data(cfg))
+    assert m["baseline_steps"] == 7 and m["baseline_stop_reason"] == "max_steps"
+    assert m["baseline_inv_err_exact"] > 1e-3 and 0.0 <= m["baseline_graph_acc"] <= 1.0
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"max_nodes": 9}, "max_nodes=9: the built-in graphs go up to 8 nodes"),
+    ({"max_nodes": -1}, "max_nodes=-1: the built-in graphs go up to 8 nodes"),
+    ({"test_fraction": 0.0}, "test_fraction must be strictly between 0 and 1"),
+    ({"test_fraction": 1.0}, "test_fraction must be strictly between 0 and 1"),
+    ({"test_fraction": 1.5}, "test_fraction must be strictly between 0 and 1"),
+    ({"split": "graphs"}, "split must be 'class'"),  # the CLI: "bad value for split"
+    ({"baseline_steps": -1}, "baseline_steps must be >= 0"),
+])
+def test_bad_settings_raise_a_clear_error_before_a_run(change, message, tmp_path, capsys):
+    with pytest.raises(ConfigError, match=message):
+        check_data(_tiny(**change))
+    with pytest.raises(ConfigError, match=message):
+        load_data(_tiny(**change))
+    from quotient.cli import main
+
+    out = tmp_path / "run"
+    sets = [f"{k}={v}" for k, v in change.items()]
+    assert main(["train", "graphs", "--out", str(out), "--set", *TINY, *sets]) == 2
+    err = capsys.readouterr().err
+    assert (message if "split" not in change else "bad value for split") in err
+    assert not out.exists()
