@@ -130,7 +130,8 @@ def cli_run(tmp_path_factory):
                      "train.max_steps=10", "train.checkpoint_every=5", "train.log_every=5",
                      "train.progress=false", "train.device=cpu", "latent_dim=4", "hidden=8",
                      "egnn_layers=1", "code_hidden=16", "decoder_hidden=16",
-                     "transfer_fractions=0.5", "transfer_minutes=0.003", "eval_samples=5",
+                     "transfer_fractions=0.5", "transfer_steps=4", "transfer_seeds=1",
+                     "probe_steps=3", "eval_samples=5",
                      "check_samples=10"]) == 0
         yield tmp / "run"
 
@@ -138,16 +139,19 @@ def cli_run(tmp_path_factory):
 def test_cli_run_writes_the_metrics_contract_and_plots(cli_run):
     metrics = json.loads((cli_run / "metrics.json").read_text())
     for key in ("rmsd", "rmsd_median", "type_acc", "inv_err_exact", "inv_err_exact_f64",
-                "pose_err_exact_translation", "transfer_mae_50pct_pretrained",
-                "transfer_mae_50pct_scratch", "transfer_seconds", "n_params"):
+                "pose_err_exact_translation", "transfer_mae_gap_50pct_pretrained_mean",
+                "transfer_mae_alpha_50pct_scratch_std", "transfer_seconds", "n_params"):
         assert key in metrics, key
     assert metrics["steps"] == 10 and metrics["n_train"] == 20 and metrics["n_test"] == 10
     assert 0.0 < metrics["rmsd"] and 0.0 <= metrics["type_acc"] <= 1.0
     assert metrics["inv_err_exact"] < 1e-4 and metrics["inv_err_exact_f64"] < 1e-10
     assert metrics["pose_err_exact_translation_f64"] < 1e-10
     curves = json.loads((cli_run / "transfer_curves.json").read_text())
-    assert set(curves) == {"50% pretrained", "50% scratch"}
-    assert curves["50% scratch"][-1]["test_mae"] == metrics["transfer_mae_50pct_scratch"]
+    assert {"gap_50pct_pretrained", "gap_50pct_scratch", "alpha_50pct_probe_random"} <= set(
+        curves)
+    assert curves["gap_50pct_scratch"][0][-1]["test_mae"] == metrics[
+        "transfer_mae_gap_50pct_scratch_mean"]  # one seed: the mean is that run's figure
+    assert curves["gap_50pct_scratch"][0][-1]["step"] == 4
     epochs = [json.loads(line) for line in (cli_run / "metrics.jsonl").read_text().splitlines()]
     assert any("test_rmsd" in r for r in epochs if r.get("kind") == "epoch")
     for plot in ("learning_curve", "transfer"):
