@@ -116,6 +116,27 @@ def _plane_frame(v1: Tensor, v2: Tensor, proper: bool) -> Tensor:
     return torch.stack([e1, e2], dim=-1)
 
 
+def _perpendicular(e1: Tensor, v2: Tensor) -> Tensor:
+    """The unit vector along ``v₂ − (e₁·v₂) e₁`` (``e₁ (B, 3)`` a unit vector).
+
+    Projected twice ("twice is enough", as in reorthogonalised Gram–Schmidt): when ``v₂`` is
+    nearly parallel to ``e₁`` the first remainder is mostly rounding error, with a component
+    along ``e₁`` as large as itself, and ``[e₁, e₂, e₁ × e₂]`` would not be orthogonal; after
+    the second projection it is, to rounding. Where nothing is left of ``v₂`` (exactly
+    parallel, or zero) ``e₂`` is ``e₁ ×`` the coordinate axis least aligned with ``e₁``: such
+    a cloud is a line through the centroid, and every frame with ``e₁`` along it gives the same
+    frame coordinates (0 off the axis), so the choice needs no equivariance.
+    """
+    rest = v2 - (e1 * v2).sum(-1, keepdim=True) * e1
+    rest = rest - (e1 * rest).sum(-1, keepdim=True) * e1
+    norm = rest.norm(dim=-1, keepdim=True)
+    # "nothing left": below the rounding of the projection of v₂, relative to |v₂|
+    some = norm > 64 * torch.finfo(v2.dtype).eps * v2.norm(dim=-1, keepdim=True)
+    axis = torch.nn.functional.one_hot(e1.abs().argmin(dim=-1), 3).to(e1.dtype)
+    fallback = _normalise(torch.cross(e1, axis, dim=-1))
+    return torch.where(some, rest / torch.where(some, norm, torch.ones_like(norm)), fallback)
+
+
 def gram_schmidt(v1: Tensor, v2: Tensor, *, proper: bool = True,
                  points: Tensor | None = None, mask: Tensor | None = None) -> Tensor:
     """Frames ``(B, d, d)`` with columns ``e₁, …, e_d`` from ``v₁, v₂ (B, d)``, d ∈ {2, 3}.
@@ -133,7 +154,7 @@ def gram_schmidt(v1: Tensor, v2: Tensor, *, proper: bool = True,
     if d == 2:
         return _plane_frame(v1, v2, proper)
     e1 = _normalise(v1)
-    e2 = _normalise(v2 - (e1 * v2).sum(-1, keepdim=True) * e1)
+    e2 = _perpendicular(e1, v2)
     e3 = torch.cross(e1, e2, dim=-1)
     if not proper:
         if points is None:
