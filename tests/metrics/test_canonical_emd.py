@@ -117,3 +117,56 @@ def test_bad_arguments():
         canonical_emd(_anchor, pos, types, mask, copies=0)
     with pytest.raises(ValueError, match=r"positions \(N, A, 3\)"):
         canonical_emd(_anchor, pos[..., :2], types, mask)
+
+
+def test_canonical_form_is_invariant_rowwise_on_generic_clouds():
+    """canonical_form(g·σ·x) = canonical_form(x)[σ] for rotations (and, with proper=False,
+    reflections): the rows follow the points."""
+    from quotient.nn.pose_frames import canonical_form
+
+    gen = torch.Generator().manual_seed(4)
+    x = torch.randn(20, 8, 3, generator=gen, dtype=torch.float64)
+    for proper in (True, False):
+        base = canonical_form(x, proper=proper)[0]
+        r = torch.linalg.qr(torch.randn(20, 3, 3, generator=gen, dtype=torch.float64))[0]
+        if proper:
+            r = r * torch.linalg.det(r)[:, None, None]  # det +1
+        perm = torch.stack([torch.randperm(8, generator=gen) for _ in range(20)])
+        moved = x.gather(1, perm[..., None].expand(-1, -1, 3)) @ r.transpose(1, 2) + 2.0
+        out, rot, _ = canonical_form(moved, proper=proper)
+        torch.testing.assert_close(out, base.gather(1, perm[..., None].expand(-1, -1, 3)),
+                                   atol=1e-10, rtol=0)
+        torch.testing.assert_close(rot.transpose(1, 2) @ rot,
+                                   torch.eye(3, dtype=torch.float64).expand(20, 3, 3),
+                                   atol=1e-12, rtol=0)
+    # an SE(3) canonical form keeps a cloud and its mirror image apart
+    mirror = x * torch.tensor([1.0, 1.0, -1.0], dtype=torch.float64)
+    assert (canonical_form(mirror)[0] - canonical_form(x)[0]).abs().amax() > 0.1
+
+
+def test_principal_axes_are_equivariant_only_where_defined():
+    from quotient.nn.pose_frames import principal_axes_frame
+
+    gen = torch.Generator().manual_seed(5)
+    x = torch.randn(10, 9, 3, generator=gen, dtype=torch.float64) * torch.tensor(
+        [3.0, 2.0, 1.0], dtype=torch.float64)
+    r = torch.linalg.qr(torch.randn(10, 3, 3, generator=gen, dtype=torch.float64))[0]
+    r = r * torch.linalg.det(r)[:, None, None]
+    rot, t = principal_axes_frame(x)
+    rot_moved, t_moved = principal_axes_frame(x @ r.transpose(1, 2))
+    torch.testing.assert_close(rot_moved, r @ rot, atol=1e-9, rtol=0)
+    torch.testing.assert_close(t_moved, (r @ t[..., None])[..., 0], atol=1e-12, rtol=0)
+    # methane is a spherical top: its principal axes are rounding noise, and so is its form
+    methane = torch.tensor([[[0, 0, 0], [1, 1, 1], [1, -1, -1], [-1, 1, -1], [-1, -1, 1]]],
+                           dtype=torch.float64) * 0.63
+
+    def pca(p, t, m):
+        rot, c = principal_axes_frame(p, m)
+        return (p - c[:, None]) @ rot, t, m
+
+    mask = torch.ones(1, 5, dtype=torch.bool)
+    types = torch.tensor([[6, 1, 1, 1, 1]])
+    assert canonical_emd(pca, methane, types, mask, copies=10, seed=0).emd.max() > 0.01
+    assert canonical_emd(_anchor, methane, types, mask, copies=10, seed=0).emd.max() < 1e-12
+    with pytest.raises(ValueError, match="d = 3"):
+        principal_axes_frame(torch.zeros(1, 4, 2))

@@ -8,8 +8,15 @@
   2-d embeddings for plots.
 * :mod:`~quotient.metrics.sets` — element and set accuracy, RMSD, equivariance of rigid and
   permutation poses.
+* :mod:`~quotient.metrics.canonical_emd` — how consistent a canonicaliser of point clouds is:
+  the earth mover's distance between canonical forms of a cloud and of its rigidly moved,
+  relabelled copies.
+* :mod:`~quotient.metrics.point_groups` — rank, symmetry operations and Schoenflies point group
+  of a typed point cloud (a molecule).
 """
 
+from .canonical_emd import canonical_emd, earth_movers_distance
+from .point_groups import point_group
 from .report import EmbeddingView, SymmetryReport, symmetry_report
 from .representation import embed_2d, knn_accuracy, linear_probe_accuracy, reconstruction_mse
 from .sets import element_accuracy, permutation_recovery, rigid_pose_errors, rmsd, set_accuracy
@@ -29,4 +36,5 @@ __all__ = [
     "reconstruction_mse", "shift_error",
     "element_accuracy", "permutation_recovery", "rigid_pose_errors", "rmsd", "set_accuracy",
     "EmbeddingView", "SymmetryReport", "symmetry_report",
+    "canonical_emd", "earth_movers_distance", "point_group",
 ]
