@@ -78,16 +78,16 @@ def _short(prop: str) -> str:
 
 
 def _default_train() -> TrainConfig:
-    # ~70-100 ms a step on one shared CPU thread: 18k steps take 21-30 minutes; the time limit
+    # ~70-100 ms a step on one shared CPU thread: 12k steps take 14-20 minutes; the time limit
     # is only a safety stop (the schedule anneals over whichever budget runs out first)
-    return TrainConfig(epochs=1000, batch_size=32, lr=1e-3, optimizer="adam", max_steps=18000,
-                       time_limit_minutes=30.0, checkpoint_every=1000, log_every=50,
+    return TrainConfig(epochs=1000, batch_size=32, lr=1e-3, optimizer="adam", max_steps=12000,
+                       time_limit_minutes=25.0, checkpoint_every=1000, log_every=50,
                        grad_clip=1.0)
 
 
 @dataclass
 class QM9Config:
-    """Settings of qm9 (the autoencoder trains 18k steps, 20-30 minutes on 2 CPU cores; the
+    """Settings of qm9 (the autoencoder trains 12k steps, 14-20 minutes on 2 CPU cores; the
     transfer study adds about ``2 · |properties| · |fractions| · seeds`` fine-tuning runs of
     ``transfer_steps`` steps).
 
@@ -101,6 +101,8 @@ class QM9Config:
         z_from: ``"pooled"`` (``z = ρ(Σ_i φ(y_i, h_i))``) or ``"sorted"`` (``z = MLP(S·[y, h])``,
             the frame coordinates and atom features in the canonical order).
         type_weight: weight of the element likelihood; entropy_weight: SoftSort entropy.
+        linear_path: linear paths beside the code and decoder MLPs
+            (:class:`~quotient.models.qm9_giae.LinearPlusMLP`; false: the older architecture).
         properties: QM9 columns predicted in the transfer study (empty: no transfer study).
         transfer_fractions: fractions of the training molecules whose labels the property
             heads see, each in (0, 1] (empty: no transfer study).
@@ -108,6 +110,7 @@ class QM9Config:
             the data order, the head's and the fresh encoder's weights.
         transfer_steps: optimiser steps of each property head run (0: train for
             ``transfer_minutes`` instead, the older wall-clock budget).
+        transfer_evals: points of each run's learning curve (train and test MAE).
         transfer_minutes: with ``transfer_steps`` a safety time limit per run (0: none);
             without, the time budget of each run.
         transfer_lr: rate of the head, and of the encoder trained from scratch.
@@ -131,10 +134,12 @@ class QM9Config:
     type_weight: float = 1.0
     entropy_weight: float = 0.025
     perm_mode: Literal["soft", "straight_through", "hard"] = "straight_through"
+    linear_path: bool = True
     properties: tuple[str, ...] = ("HOMO_LUMO_gap_au", "Polarizability_bohr3")
     transfer_fractions: tuple[float, ...] = (0.05, 0.25)
     transfer_seeds: int = 3
-    transfer_steps: int = 600
+    transfer_steps: int = 500
+    transfer_evals: int = 5
     transfer_minutes: float = 0.0
     transfer_lr: float = 1e-3
     transfer_encoder_lr: float = 3e-4
@@ -185,11 +190,20 @@ def build_model(cfg: QM9Config, split: Split | None = None) -> nn.Module:
         return qm9_giae(n_atoms=n_atoms, n_elements=len(QM9_ELEMENTS), **{
             k: getattr(cfg, k) for k in ("latent_dim", "hidden", "egnn_layers", "z_from",
                                          "code_hidden", "decoder_hidden", "type_weight",
-                                         "entropy_weight", "perm_mode")})
+                                         "entropy_weight", "perm_mode", "linear_path")})
 
 
 def _subset(x: Any, idx: Tensor) -> Any:
     return tuple(p[idx] for p in x)
+
+
+def _size(x: Any) -> int:
+    return int(x[0].shape[0])
+
+
+def _n_labels(cfg: QM9Config, fraction: float) -> int:
+    """Labelled training molecules of a fraction: ``round(f · n_train)``, at least a batch."""
+    return min(cfg.n_train, max(cfg.train.batch_size, round(fraction * cfg.n_train)))
 
 
 def _mean_std(values: list[float]) -> tuple[float, float]:
@@ -202,9 +216,9 @@ def transfer_study(cfg: QM9Config, model: nn.Module, split: Split, run_dir: RunD
                    ) -> dict[str, Any]:
     """Property heads on the pre-trained encoder of ``model`` and on fresh ones.
 
-    For every property ``p``, fraction ``f`` and seed ``s``: ``n = max(batch, round(f ·
-    n_train))`` training molecules drawn with seed ``s`` (the same ones for every
-    initialisation, so the comparison is paired), and
+    For every property ``p``, fraction ``f`` and seed ``s``: the first ``n = max(batch,
+    round(f · n_train))`` training molecules of a permutation drawn with seed ``s`` (nested
+    across fractions, the same for every initialisation, so the comparison is paired), and
 
     * ``pretrained``: the trained encoder, fine-tuned at ``transfer_encoder_lr`` with a new
       head at ``transfer_lr``;
@@ -228,24 +242,28 @@ def transfer_study(cfg: QM9Config, model: nn.Module, split: Split, run_dir: RunD
     run_seconds: list[float] = []
     test = split.test
     model = model.cpu().eval()
-    pre_codes = (encode_all(model.encoder, split.train), encode_all(model.encoder, test)) \
-        if cfg.probe_steps else None
+    n_labels = {f: _n_labels(cfg, f) for f in cfg.transfer_fractions}
+    pre_test = encode_all(model.encoder, test) if cfg.probe_steps else None
     for seed in range(cfg.transfer_seeds):
+        # nested label subsets: the first n of one seeded permutation, so the larger fraction
+        # holds the smaller one, and only the molecules used need codes for the probes
+        gen = torch.Generator().manual_seed(mix_seed(cfg.train.seed, "labels", seed))
+        perm = torch.randperm(_size(split.train), generator=gen)[:max(n_labels.values())]
         fresh_cfg = dataclasses.replace(cfg, train=dataclasses.replace(
             cfg.train, seed=mix_seed(cfg.train.seed, "transfer-fresh", seed)))
-        fresh_codes = None
-        if cfg.probe_steps:
+        pre_codes = fresh_codes = None
+        if pre_test is not None:
             fresh = build_model(fresh_cfg, split).encoder
-            fresh_codes = (encode_all(fresh, split.train), encode_all(fresh, test))
+            used = _subset(split.train, perm)
+            pre_codes = (encode_all(model.encoder, used), pre_test)
+            fresh_codes = (encode_all(fresh, used), encode_all(fresh, test))
         tcfg = dataclasses.replace(cfg.train, seed=mix_seed(cfg.train.seed, "transfer", seed))
         head_seed = mix_seed(cfg.train.seed, "transfer-head", seed)
         for prop in cfg.properties:
             y_train, y_test = split.extras["y_train"][prop], split.extras["y_test"][prop]
             for fraction in cfg.transfer_fractions:
-                n = min(cfg.n_train, max(cfg.train.batch_size, round(fraction * cfg.n_train)))
-                gen = torch.Generator().manual_seed(mix_seed(cfg.train.seed, "labels", seed,
-                                                             float(fraction)))
-                idx = torch.randperm(int(y_train.shape[0]), generator=gen)[:n]
+                n = n_labels[fraction]
+                idx = perm[:n]
                 key = f"{_short(prop)}_{round(100 * fraction)}pct"
                 runs: list[tuple[str, nn.Module, Any, Any, float | None, int]] = []
                 for init in ("pretrained", "scratch"):
@@ -258,14 +276,14 @@ def transfer_study(cfg: QM9Config, model: nn.Module, split: Split, run_dir: RunD
                 if pre_codes is not None and fresh_codes is not None:
                     for init, codes in (("probe_pretrained", pre_codes),
                                         ("probe_random", fresh_codes)):
-                        runs.append((init, FixedCodes(), codes[0][idx], codes[1], 0.0,
+                        runs.append((init, FixedCodes(), codes[0][:n], codes[1], 0.0,
                                      cfg.probe_steps))
                 for init, encoder, x_tr, x_te, enc_lr, steps in runs:
                     fit = fit_property_head(
                         seeded_property_model(encoder, cfg.latent_dim, head_seed), x_tr,
                         y_train[idx], x_te, y_test, tcfg, lr=cfg.transfer_lr,
-                        encoder_lr=enc_lr, steps=steps,
-                        minutes=cfg.transfer_minutes)
+                        encoder_lr=enc_lr, steps=steps, minutes=cfg.transfer_minutes,
+                        evals=cfg.transfer_evals, train_eval=500)
                     if not init.startswith("probe"):
                         run_seconds.append(fit.seconds)
                     results.setdefault(f"{key}_{init}", []).append(fit)
@@ -278,9 +296,9 @@ def transfer_study(cfg: QM9Config, model: nn.Module, split: Split, run_dir: RunD
     metrics["transfer_seconds"] = time.perf_counter() - started
     metrics["transfer_seconds_per_run"] = sum(run_seconds) / max(len(run_seconds), 1)
     metrics["transfer_steps"] = cfg.transfer_steps
-    for f in cfg.transfer_fractions:
-        metrics[f"transfer_n_labels_{round(100 * f)}pct"] = min(
-            cfg.n_train, max(cfg.train.batch_size, round(f * cfg.n_train)))
+    metrics["transfer_seeds"] = cfg.transfer_seeds
+    for f, n in n_labels.items():
+        metrics[f"transfer_n_labels_{round(100 * f)}pct"] = n
     if run_dir is not None and run_dir.is_writer:
         run_dir.write_json("transfer_curves.json", curves)
         _plot_transfer(cfg, curves, run_dir.plot_path("transfer"))

@@ -21,7 +21,7 @@ from torch import Tensor, nn
 
 from ..nn.sets import mlp
 from ..train import (
-    EpochEval,
+    Callback,
     TrainConfig,
     batch_input,
     budget_scheduler,
@@ -84,6 +84,27 @@ def encode_all(encoder: nn.Module, x: Any, batch_size: int = 200) -> Tensor:
         encoder.train(was)
 
 
+class _StepEval(Callback):
+    """Evaluates ``maes(model)`` at every training record (every ``log_every`` steps) and
+    keeps ``{"step", "mse", "train_mae", "test_mae"}`` (``mse``: the standardised training
+    loss logged there); the model is put back in training mode afterwards."""
+
+    def __init__(self, maes: Any) -> None:
+        self.maes, self.records = maes, []
+
+    def on_log(self, trainer: Any, record: Any) -> None:
+        if record.get("kind") != "train":
+            return
+        model = trainer.model
+        model.eval()
+        try:
+            with torch.no_grad():
+                self.records.append({"step": int(record["step"]), "mse": record.get("mse"),
+                                     **self.maes(model)})
+        finally:
+            model.train()
+
+
 @dataclasses.dataclass
 class PropertyFit:
     """The outcome of :func:`fit_property_head`.
@@ -91,8 +112,8 @@ class PropertyFit:
     Attributes:
         test_mae: final mean absolute error on the test inputs, in the units of ``y``.
         train_mae: the same on (up to ``train_eval`` of) the training inputs.
-        curve: records ``{"step", "epoch", "train_mae", "test_mae"}`` along the run, the last
-            one at the final step.
+        curve: records ``{"step", "mse", "train_mae", "test_mae"}`` at step 0 and about
+            ``evals`` times along the run, the last one at the final step.
         steps: optimiser steps taken; seconds: wall-clock training time (evaluations included).
         stop_reason: ``"max_steps"``, ``"time_limit"`` (the safety limit cut a step budget
             short) or ``"time_budget"`` (a pure time budget, spent as planned).
@@ -164,24 +185,29 @@ def fit_property_head(model: PropertyModel, x_train: Any, y_train: Tensor, x_tes
                                    weight_decay=train.weight_decay)
         return kind(groups, lr=lr, weight_decay=train.weight_decay)
 
-    steps_per_epoch = max(1, _size(x_train) // train.batch_size)
     horizon = steps if steps else None
     time_limit = minutes if minutes else None
-    every = max(1, round((steps or 1000) / steps_per_epoch / max(evals, 1)))
+    # evaluation every `every` steps (the training records' interval); a time budget has no
+    # known length, so it is evaluated every 100 steps
+    every = max(1, steps // max(evals, 1)) if steps else 100
     tcfg = dataclasses.replace(train, lr=lr, max_steps=horizon, progress=False, epochs=10**6,
-                               time_limit_minutes=time_limit, checkpoint_every=0)
+                               time_limit_minutes=time_limit, checkpoint_every=0,
+                               log_every=every)
     # the schedule follows the steps alone when there are steps: a time term would make the
     # learning rate, and so the figures, depend on the machine's load
     schedule = budget_scheduler(horizon, None if horizon else time_limit,
                                 min(warmup, max(1, (steps or 1000) // 5)))
+    evaluate = _StepEval(maes)
     started = time.perf_counter()
+    with torch.no_grad():  # the starting point: what the untrained head reads from the codes
+        evaluate.records.append({"step": 0, **maes(model.eval())})
+    model.train()
     with quiet_training_log():  # a time limit here is a budget or a safety, not a failure
         result = fit(model, loss, input_dataset(x_train, y=y_train), tcfg, optimizer=optimizer,
-                     scheduler=schedule, callbacks=[EpochEval(maes, every=every)])
+                     scheduler=schedule, callbacks=[evaluate])
     seconds = time.perf_counter() - started
+    curve = [r for r in evaluate.records if r["step"] != result.step]
     final = maes(result.model.eval())
-    curve = [{k: r[k] for k in ("step", "epoch", "train_mae", "test_mae") if k in r}
-             for r in result.history if r.get("kind") == "epoch"]
     curve.append({"step": result.step, **final})
     reason = result.stop_reason
     if reason == "time_limit" and horizon is None:
