@@ -10,6 +10,7 @@ from __future__ import annotations
 EXPERIMENTS: dict[str, str] = {
     "digits-c4": "quotient.experiments.digits_c4",
     "rotated-mnist": "quotient.experiments.rotated_mnist",
+    "se2-mnist": "quotient.experiments.se2_mnist",
     "shifted-signals": "quotient.experiments.shifted_signals",
     "digit-sets": "quotient.experiments.digit_sets",
     "tetris": "quotient.experiments.tetris",
