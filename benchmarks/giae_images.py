@@ -120,7 +120,30 @@ def train_model(kind: str, out: Path, quick: bool, threads: int) -> dict[str, An
     metrics = EXPERIMENT.run(cfg, run_dir, False).metrics
     metrics["wall_seconds"] = time.perf_counter() - t0
     metrics["process_cpu_seconds"] = time.process_time() - cpu0
+    metrics["resampling_floor"] = resampling_floor(out / kind, 500 if quick else 2000)
     return metrics
+
+
+def resampling_floor(run: Path, n: int) -> dict[str, float]:
+    """The interpolation floor beside the invariance figure: ``n`` upright test digits each
+    rendered at two random angles by the same bilinear resampler; the change of ``z`` between
+    the renderings and the change of the pixels once each is turned back (both relative to
+    their spreads, ``quotient.metrics.symmetry.resampling_floor``)."""
+    import quotient
+    from quotient.actions import rotate_image
+    from quotient.data.mnist import load_mnist_sample
+    from quotient.data.rotated_mnist import load_rotated_mnist_sample
+    from quotient.metrics.symmetry import resampling_floor as floor
+
+    model = quotient.load(run).model.eval()
+    test = load_rotated_mnist_sample(n_train=8000, n_test=2000, seed=0).test
+    sample = load_mnist_sample()
+    upright = sample.images[test.source_index[:n]]
+    gen = torch.Generator().manual_seed(7)
+    a, b = (torch.rand(upright.shape[0], generator=gen, dtype=torch.float64) * 2 * torch.pi
+            for _ in range(2))
+    embed = model.embed if hasattr(model, "embed") else (lambda x: model.encoder(x)[0])
+    return floor(embed, upright.to(next(model.parameters()).dtype), rotate_image, a, b)
 
 
 def readme_rows(results: dict[str, dict[str, Any]],

@@ -121,3 +121,27 @@ def test_apply_batched_concatenates_tuples(gen):
     assert torch.equal(a, x * 2) and torch.equal(b, x.sum(1))
     with pytest.raises(ValueError, match="batch_size"):
         apply_batched(lambda t: t, x, batch_size=0)
+
+
+def test_resampling_floor_is_zero_for_exact_actions_and_positive_for_resampling():
+    from quotient.actions import rot90_image, rotate_image
+    from quotient.metrics import symmetry as sym
+
+    gen = torch.Generator().manual_seed(0)
+    u = torch.rand(20, 1, 12, 12, generator=gen, dtype=torch.float64)
+
+    def pooled(x):  # invariant under any permutation of pixels
+        return torch.stack([x.mean((1, 2, 3)), x.pow(2).mean((1, 2, 3))], 1)
+
+    k_a, k_b = torch.randint(0, 4, (20,), generator=gen), torch.randint(0, 4, (20,), generator=gen)
+    exact = sym.resampling_floor(pooled, u, rot90_image, k_a, k_b)
+    assert exact["code"] < 1e-12 and exact["pixels"] < 1e-12
+    a = torch.rand(20, generator=gen, dtype=torch.float64) * 6.28
+    b = torch.rand(20, generator=gen, dtype=torch.float64) * 6.28
+    resampled = sym.resampling_floor(pooled, u, rotate_image, a, b)
+    assert resampled["pixels"] > 0.05  # bilinear rendering at two angles is not the same image
+    same = sym.resampling_floor(pooled, u, rotate_image, a, a)
+    assert same["pixels"] == 0 and same["code"] == 0
+    # the pixels themselves as a code carry the whole resampling difference
+    raw = sym.resampling_floor(lambda x: x.flatten(1), u, rotate_image, a, b)
+    assert raw["code"] > resampled["code"]

@@ -238,3 +238,45 @@ def test_pixel_directions_are_unit_vectors_over_n_squared():
     assert torch.allclose(norms[off], torch.full((8,), 1.0 / 9, dtype=torch.float64), atol=1e-15)
     s = 1.0 / (9 * math.sqrt(2.0))  # the top-left pixel points up and left
     assert torch.allclose(d[0, 0], torch.tensor([-s, s], dtype=torch.float64), atol=1e-15)
+
+
+@pytest.mark.parametrize("train", [False, True])
+def test_refined_encoder_is_exact_under_quarter_turns_float64(gen, train):
+    """refine=1 turns the input back by a first estimate before encoding it; quarter turns
+    shift that estimate by exactly one turn, so z stays invariant and v turns exactly."""
+    enc = _encoder(refine=1)
+    enc.train(train)
+    x = _images(gen, size=16)
+    rep = check_module(enc, x)
+    assert rep.error <= 1e-10
+
+
+def test_refined_pose_cancels_the_first_estimates_error(gen):
+    """At angles between quarter turns the second pass corrects the first estimate: the angle
+    of a turned image follows the turn more closely, and so does z (same weights)."""
+    torch.manual_seed(0)
+    plain = C4Encoder(latent_dim=8, widths=(4, 8, 8), image_size=28).double().eval()
+    refined = C4Encoder(latent_dim=8, widths=(4, 8, 8), image_size=28, refine=1).double().eval()
+    refined.load_state_dict(plain.state_dict())
+    # smooth blobs, not noise: images whose turned copies are close to resampling
+    yy, xx = torch.meshgrid(torch.arange(28.0), torch.arange(28.0), indexing="ij")
+    centres = torch.rand(16, 3, 2, generator=gen, dtype=torch.float64) * 10 + 9
+    x = sum(torch.exp(-((yy - centres[:, k, 0, None, None]) ** 2
+                        + (xx - centres[:, k, 1, None, None]) ** 2) / 6.0)
+            for k in range(3))[:, None].double()
+    angle = torch.rand(16, generator=gen, dtype=torch.float64) * 2 * math.pi
+    turned = rotate_image(angle, x)
+    errors = []
+    for enc in (plain, refined):
+        with torch.no_grad():
+            (z, v), (zt, vt) = enc(x), enc(turned)
+        diff = torch.atan2(vt[:, 1], vt[:, 0]) - torch.atan2(v[:, 1], v[:, 0]) - angle
+        errors.append((torch.remainder(diff + math.pi, 2 * math.pi) - math.pi).abs().mean())
+        errors.append((zt - z).norm(dim=1).mean() / (z - z.mean(0)).norm(dim=1).mean())
+    (angle_plain, z_plain), (angle_refined, z_refined) = errors[:2], errors[2:]
+    assert angle_refined < angle_plain and z_refined < 0.5 * z_plain
+
+
+def test_refine_setting_is_checked():
+    with pytest.raises(ValueError, match="refine must be 0"):
+        C4Encoder(refine=2)

@@ -51,6 +51,8 @@ class RotatedMNISTConfig:
     ``model``: ``giae`` or a baseline (``classical``, ``augmented``, ``equivariant``);
     ``widths``: fields per stage of the C4 group CNN, ``cnn_widths`` the baselines' plain CNN,
     ``decoder_widths`` the shared decoder; ``pose``: how the encoder forms its 2-vector;
+    ``refine``: 1 turns each input back by a first estimate of its angle before encoding it
+    (:class:`~quotient.nn.image_encoder.C4Encoder`), 0 encodes it as it comes;
     ``invariance_weight``: weight of the penalty on ``‖z(x) − z(ρ(φ)x)‖²`` (in units of the
     codes' spread) for random angles on a share ``invariance_fraction`` of each batch, which
     teaches invariance beyond the exact quarter turns
@@ -67,6 +69,7 @@ class RotatedMNISTConfig:
     cnn_widths: tuple[int, ...] = (32, 64, 128)
     decoder_widths: tuple[int, ...] = (64, 32, 16)
     pose: Literal["profile", "dipole", "both"] = "dipole"
+    refine: int = 0
     invariance_weight: float = 0.1
     invariance_fraction: float = 0.25
     warmup_steps: int = 200
@@ -118,7 +121,8 @@ def build_model(cfg: RotatedMNISTConfig, split: Split) -> nn.Module:
     with seeded(mix_seed(cfg.train.seed, "rotated-mnist-init", cfg.model)):
         if cfg.model == "giae":
             model = image_giae(latent_dim=cfg.latent_dim, widths=cfg.widths,
-                               decoder_widths=cfg.decoder_widths, pose=cfg.pose, **shape)
+                               decoder_widths=cfg.decoder_widths, pose=cfg.pose,
+                               refine=cfg.refine, **shape)
         else:
             model = image_baseline(cfg.model, latent_dim=cfg.latent_dim, widths=cfg.widths,
                                    cnn_widths=cfg.cnn_widths, decoder_widths=cfg.decoder_widths,

@@ -28,6 +28,7 @@ __all__ = [
     "code_spread",
     "invariance_error",
     "pose_error",
+    "resampling_floor",
     "shift_error",
 ]
 
@@ -90,6 +91,37 @@ def invariance_error(
                          "error is undefined — use more varied inputs")
     err = (zg - z).norm(dim=1) / spread
     return _reduce(err, reduce)
+
+
+def resampling_floor(embed: Callable[[Tensor], Tensor], upright: Tensor,
+                     act: Callable[[Tensor, Tensor], Tensor], a: Tensor, b: Tensor, *,
+                     batch_size: int = 500) -> dict[str, float]:
+    """What resampling alone changes: the same inputs rendered at two group elements.
+
+    ``x_a = a·u``, ``x_b = b·u`` for source inputs ``u (N, …)`` (e.g. upright digits) and two
+    elements per sample, each rendered once by the same (inexact) action ``act``, e.g. bilinear
+    rotation. An exactly invariant function of the *underlying* image would give
+    ``η(x_a) = η(x_b)``; a function of the pixels cannot, because the two renderings differ by
+    interpolation. Returns:
+
+    * ``code``: ``mean_i ‖η(x_a,i) − η(x_b,i)‖ / σ_z`` — the invariance error of the code on two
+      renderings (σ_z the spread of ``η(x_a)``, as in :func:`invariance_error`);
+    * ``pixels``: ``mean_i ‖a⁻¹·x_a,i − b⁻¹·x_b,i‖ / σ_x`` — how far apart the two renderings
+      are as images once each is turned back (σ_x the spread of ``u``): the error of the
+      "code" that is the pixels in canonical orientation, i.e. the floor that resampling puts
+      under any code read from pixels.
+
+    ``a, b`` are elements accepted by ``act`` with inverses given by negation (angles, shifts).
+    """
+    xa = _act_batched(act, a, upright, batch_size)
+    xb = _act_batched(act, b, upright, batch_size)
+    za = apply_batched(embed, xa, batch_size).double().flatten(1)
+    zb = apply_batched(embed, xb, batch_size).double().flatten(1)
+    back_a = _act_batched(act, -a, xa, batch_size).double().flatten(1)
+    back_b = _act_batched(act, -b, xb, batch_size).double().flatten(1)
+    return {"code": float((za - zb).norm(dim=1).mean()) / code_spread(za),
+            "pixels": float((back_a - back_b).norm(dim=1).mean())
+            / code_spread(upright.double().flatten(1))}
 
 
 def _reduce(err: Tensor, reduce: str) -> Any:

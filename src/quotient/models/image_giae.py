@@ -28,13 +28,15 @@ IMAGE_BASELINES = ("classical", "augmented", "equivariant")
 def image_giae(*, in_channels: int = 1, image_size: int = 28, latent_dim: int = 32,
                widths: tuple[int, ...] = (8, 16, 32),
                decoder_widths: tuple[int, ...] = (64, 32, 16),
-               kernel_size: int = 3, norm: bool = True, pose: str = "dipole") -> GIAE:
+               kernel_size: int = 3, norm: bool = True, pose: str = "dipole",
+               refine: int = 0) -> GIAE:
     """The SO(2) GIAE for square images: a C4 group-CNN encoder (exactly invariant /
     equivariant under quarter turns), the atan2 pose head and a plain CNN decoder.
 
-    ``pose`` selects how the encoder forms its 2-vector (see :class:`C4Encoder`)."""
+    ``pose`` selects how the encoder forms its 2-vector and ``refine`` whether it first turns
+    the input back by a first estimate (see :class:`C4Encoder`)."""
     enc = C4Encoder(in_channels, latent_dim, widths, kernel_size, image_size, norm,
-                    pose=pose)
+                    pose=pose, refine=refine)
     dec = ConvDecoder(latent_dim, in_channels, decoder_widths, image_size)
     # exact under quarter turns; under other angles learned and limited by resampling
     return GIAE(enc, SO2PoseHead(), dec, approximate=(SO2(), rotate_image, turn_vector))

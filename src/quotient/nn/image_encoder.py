@@ -57,6 +57,12 @@ def quarter_split(v: Tensor) -> tuple[Tensor, Tensor]:
     return k, torch.atan2(r[:, 1], r[:, 0])
 
 
+def _turn(theta: Tensor, v: Tensor) -> Tensor:
+    """2-vectors ``v (B, 2)`` turned by the angles ``θ (B,)``, counter-clockwise."""
+    c, s = torch.cos(theta.to(v.dtype)), torch.sin(theta.to(v.dtype))
+    return torch.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]], -1)
+
+
 def _directions(n: int, dtype: torch.dtype, device: torch.device) -> Tensor:
     """Unit vectors ``(n, n, 2)`` from the grid centre to each pixel centre, as ``(x, y)`` with
     ``x`` right and ``y`` up, divided by ``n²`` (0 at the centre pixel of an odd grid).
@@ -110,6 +116,18 @@ class C4Encoder(nn.Module):
         pose: ``"dipole"``, ``"profile"`` or ``"both"``.
         readout: ``"canonical"`` or ``"pool"`` (pooled invariants only).
         gate: ``τ`` of the read-out weight (``0``: no weight; only with the dipole pose).
+        refine: canonicalise the input before encoding it (0: off). With ``refine=1`` a first
+            pass (no gradient) estimates the angle ``θ₁ = k₁·π/2 + φ₁`` (:func:`quarter_split`),
+            the image is turned back, ``x₁ = rotate_image(−φ₁, rot90(−k₁, x))``, and the
+            second pass on ``x₁`` gives ``z`` and the residual vector ``v₂``, composed into
+            ``v = R(k₁π/2) R(φ₁) v₂``. Why: the fields of a C4 network follow a turn of the
+            image only approximately at angles between quarter turns, so ``θ₁`` is off by an
+            error ``ε(α)`` that depends on the turn ``α``; the second pass sees the image
+            already turned back to within ``ε`` of its canonical orientation, where a small
+            turn is followed almost exactly, so ``v₂`` cancels ``ε`` to first order, and ``z``
+            is read from nearly the same image for every turn of the input. Exactness under
+            quarter turns is kept: ``k₁`` shifts by one and ``φ₁`` is bit for bit the same, so
+            ``x₁`` is the same image. Costs one extra forward pass without gradient.
     """
 
     symmetry = Symmetry(CyclicGroup(4), rot90_image, output=(None, c4_vector_action),
@@ -118,7 +136,8 @@ class C4Encoder(nn.Module):
     def __init__(self, in_channels: int = 1, latent_dim: int = 32,
                  widths: tuple[int, ...] = (8, 16, 32), kernel_size: int = 3,
                  image_size: int | None = 28, norm: bool = True, hidden: int = 128,
-                 pose: str = "dipole", readout: str = "canonical", gate: float = 0.02) -> None:
+                 pose: str = "dipole", readout: str = "canonical", gate: float = 0.02,
+                 refine: int = 0) -> None:
         super().__init__()
         if not widths:
             raise ValueError("widths must name at least one stage")
@@ -130,6 +149,10 @@ class C4Encoder(nn.Module):
             raise ValueError("readout='canonical' needs a fixed image_size")
         if gate < 0:
             raise ValueError(f"gate must be >= 0, got {gate}")
+        if refine not in (0, 1):
+            raise ValueError(f"refine must be 0 (off) or 1 (one canonicalising pass), got "
+                             f"{refine!r}")
+        self.refine = int(refine)
         self.pose_kind, self.readout, self.gate = pose, readout, gate
         self.in_channels, self.latent_dim, self.image_size = in_channels, latent_dim, image_size
         self.widths = tuple(widths)
@@ -194,6 +217,15 @@ class C4Encoder(nn.Module):
 
     def forward(self, x: Tensor) -> tuple[Tensor, Tensor]:
         check_images(x, self.in_channels, self.image_size, type(self).__name__)
+        if not self.refine:
+            return self._encode(x)
+        with torch.no_grad():  # the first estimate only turns the input; no gradient
+            v1 = self.pose_vector(self.stages(x))[0]
+        k1, phi1 = quarter_split(v1)
+        z, v2 = self._encode(rotate_image(-phi1, rot90_image(-k1, x)))
+        return z, c4_vector_action(k1, _turn(phi1, v2))
+
+    def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         fs = self.stages(x)
         f = fs[-1]
         b, n = f.shape[0], f.shape[-1]
