@@ -15,7 +15,19 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-__version__ = "0.1.0"
+
+def _installed_version() -> str:
+    """The version from the installed distribution's metadata: ``pyproject.toml`` is the one
+    place it is written, so a wheel, an editable install and ``quotient --version`` agree."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("quotient")
+    except PackageNotFoundError:  # imported from a source tree that was never installed
+        return "0.0.0+unknown"
+
+
+__version__: str = _installed_version()
 
 _SUBMODULES = {
     "groups", "actions", "testing", "data", "nn", "models", "metrics", "train", "dynamics",
