@@ -61,6 +61,12 @@ def _graph():
     return GraphGIAE(6, latent_dim=3, channels=4)
 
 
+def _volume():
+    from quotient.models.volume_giae import volume_giae
+
+    return volume_giae(size=8, latent_dim=3, widths=(2, 2), decoder_widths=(4, 4), hidden=8)
+
+
 # name: (build the module, build its input from the float64 module)
 CASES = {
     "C4Encoder": (lambda: _image().encoder, lambda m: _x(3, 1, 12, 12)),
@@ -82,6 +88,9 @@ CASES = {
     "GraphEncoder": (lambda: _graph().encoder, lambda m: _asymmetric_graphs()),
     "GraphPermutationPose": (lambda: _graph().pose_head, None),
     "graph GIAE": (_graph, lambda m: _asymmetric_graphs()),
+    "CubeEncoder": (lambda: _volume().encoder, lambda m: _x(3, 1, 8, 8, 8)),
+    "SO3VolumePose": (lambda: _volume().pose_head, lambda m: _x(3, 2, 3)),
+    "volume GIAE": (_volume, lambda m: _x(3, 1, 8, 8, 8)),
 }
 
 

@@ -19,6 +19,7 @@ EXPERIMENTS: dict[str, str] = {
     "graphs": "quotient.experiments.graphs",
     "sets": "quotient.experiments.sets",
     "points": "quotient.experiments.points",
+    "volumes": "quotient.experiments.volumes",
 }
 
 DYNAMICS: dict[str, str] = {
