@@ -3,6 +3,10 @@
 Built from the run directory alone (``config.json``, ``metrics.json``, ``metrics.jsonl`` and
 the PNGs in ``plots/``), so ``quotient report DIR`` can rebuild it at any time. The HTML embeds
 the images as base64 data URIs and needs no other file.
+
+Every metric is shown with its meaning, unit and, where one exists, a reference figure (the
+paper's or a baseline's), and every plot with a caption saying what to look for; both come
+from :mod:`quotient.metrics.descriptions`, which the documentation site reads too.
 """
 
 from __future__ import annotations
@@ -34,6 +38,28 @@ def _table(rows: list[dict[str, Any]]) -> tuple[list[str], list[list[str]]]:
     return columns, [[_fmt(row.get(c, "")) for c in columns] for row in rows]
 
 
+def _metric_rows(experiment: str, metrics: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
+    """``(name, value, unit, meaning, reference)`` of each metric; a metric nothing describes
+    says so rather than being left blank (a test keeps that list empty for known runs)."""
+    from .metrics.descriptions import describe_metric, reference_figure
+
+    rows = []
+    for key, value in metrics.items():
+        info = describe_metric(key)
+        meaning = info.meaning if info else "(no description yet)"
+        if info and info.better:
+            meaning += f" ({info.better} is better)"
+        rows.append((key, _fmt(value), info.unit if info else "", meaning,
+                     reference_figure(experiment, key) or ""))
+    return rows
+
+
+def _caption(stem: str) -> str:
+    from .metrics.descriptions import plot_caption
+
+    return plot_caption(stem) or f"{stem.replace('_', ' ')} (a figure of this experiment)"
+
+
 def build_report(run_dir: Any) -> tuple[Path, Path]:
     """Write ``report.md`` and ``report.html`` into ``run_dir`` (a :class:`RunDir` or a path).
 
@@ -56,10 +82,16 @@ def build_report(run_dir: Any) -> tuple[Path, Path]:
     epochs = _last_records(records, "epoch")
     trains = _last_records(records, "train", 5)
 
+    metric_rows = _metric_rows(str(saved.get("experiment", "")), metrics) if metrics else []
+
+    def cell(text: str) -> str:
+        return text.replace("|", "\\|")
+
     md = [f"# {name}", "", f"Run directory `{rd.path.name}`: {status}.", ""]
     if metrics:
-        md += ["## Final metrics", "", "| metric | value |", "| --- | --- |"]
-        md += [f"| {k} | {_fmt(v)} |" for k, v in metrics.items()] + [""]
+        md += ["## Final metrics", "", "| metric | value | unit | meaning | reference |",
+               "| --- | --- | --- | --- | --- |"]
+        md += ["| " + " | ".join(cell(c) for c in row) + " |" for row in metric_rows] + [""]
     for title, rows in (("Last epochs", epochs), ("Last training records", trains)):
         if rows:
             columns, cells = _table(rows)
@@ -67,15 +99,19 @@ def build_report(run_dir: Any) -> tuple[Path, Path]:
                    "| " + " | ".join("---" for _ in columns) + " |"]
             md += ["| " + " | ".join(r) + " |" for r in cells] + [""]
     if plots:
-        md += ["## Plots", ""] + [f"![{p.stem}](plots/{p.name})" for p in plots] + [""]
+        md += ["## Plots", ""]
+        for p in plots:
+            md += [f"![{p.stem}](plots/{p.name})", "", f"*{p.stem}*: {_caption(p.stem)}", ""]
     md += ["## Configuration", "", "```json", config_text, "```", ""]
 
     esc = html.escape
     body = [f"<h1>{esc(name)}</h1>", f"<p>Run directory <code>{esc(rd.path.name)}</code>: "
             f"{esc(status)}.</p>"]
     if metrics:
-        body += ["<h2>Final metrics</h2>", "<table><tr><th>metric</th><th>value</th></tr>"]
-        body += [f"<tr><td>{esc(k)}</td><td>{esc(_fmt(v))}</td></tr>" for k, v in metrics.items()]
+        body += ["<h2>Final metrics</h2>", '<table class="metrics"><tr><th>metric</th>'
+                 "<th>value</th><th>unit</th><th>meaning</th><th>reference</th></tr>"]
+        body += ["<tr>" + "".join(f"<td>{esc(c)}</td>" for c in row) + "</tr>"
+                 for row in metric_rows]
         body += ["</table>"]
     for title, rows in (("Last epochs", epochs), ("Last training records", trains)):
         if rows:
@@ -89,11 +125,14 @@ def build_report(run_dir: Any) -> tuple[Path, Path]:
         for p in plots:
             data = base64.b64encode(p.read_bytes()).decode("ascii")
             body += [f'<figure><img alt="{esc(p.stem)}" src="data:image/png;base64,{data}">'
-                     f"<figcaption>{esc(p.stem)}</figcaption></figure>"]
+                     f"<figcaption><b>{esc(p.stem)}</b>: {esc(_caption(p.stem))}"
+                     "</figcaption></figure>"]
     body += ["<h2>Configuration</h2>", f"<pre>{esc(config_text)}</pre>"]
     style = ("body{font-family:sans-serif;max-width:60em;margin:2em auto;padding:0 1em}"
              "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:.2em .6em;"
-             "text-align:right}img{max-width:100%}pre{background:#f6f6f6;padding:1em}")
+             "text-align:right}table.metrics td{text-align:left}table.metrics td:nth-child(2)"
+             "{text-align:right;white-space:nowrap}img{max-width:100%}"
+             "figcaption{color:#333;margin:.3em 0 1.5em}pre{background:#f6f6f6;padding:1em}")
     page = (f"<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>{esc(name)}</title>"
             f"<style>{style}</style></head><body>\n" + "\n".join(body) + "\n</body></html>\n")
     md_path, html_path = rd.file("report.md"), rd.file("report.html")
