@@ -74,7 +74,7 @@ def _from_run(run: Path, transfer: bool) -> dict[str, Any]:
     metrics recomputed by ``quotient evaluate`` (written to ``evaluation.json``), and with
     ``transfer`` the transfer study on its encoder (``transfer_metrics.json``)."""
     from quotient.experiments import get
-    from quotient.experiments.qm9 import transfer_from_run
+    from quotient.experiments.qm9 import QM9Config, transfer_from_run
     from quotient.train import RunDir
 
     run_dir = RunDir.open(run)
@@ -86,7 +86,15 @@ def _from_run(run: Path, transfer: bool) -> dict[str, Any]:
     metrics.update(json.loads(evaluation.read_text()))
     if transfer:
         done = run / "transfer_metrics.json"
-        study = json.loads(done.read_text()) if done.is_file() else transfer_from_run(run_dir)
+        # the run may have been trained with the study deferred (transfer_fractions=): the
+        # study runs with the default transfer settings
+        defaults = QM9Config()
+        settings = {k: getattr(defaults, k) for k in (
+            "properties", "transfer_fractions", "transfer_seeds", "transfer_steps",
+            "transfer_evals", "transfer_minutes", "transfer_lr", "transfer_encoder_lr",
+            "probe_steps")}
+        study = json.loads(done.read_text()) if done.is_file() else \
+            transfer_from_run(run_dir, **settings)
         metrics.update(study)
     config = json.loads((run / "config.json").read_text()).get("config", {})
     return {"experiment": "qm9", "config": config, "metrics": metrics,

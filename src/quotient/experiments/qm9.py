@@ -110,7 +110,8 @@ class QM9Config:
             the data order, the head's and the fresh encoder's weights.
         transfer_steps: optimiser steps of each property head run (0: train for
             ``transfer_minutes`` instead, the older wall-clock budget).
-        transfer_evals: points of each run's learning curve (train and test MAE).
+        transfer_evals: points of each run's learning curve (train and test MAE of 256
+            molecules each; the final point on all test molecules and 500 training ones).
         transfer_minutes: with ``transfer_steps`` a safety time limit per run (0: none);
             without, the time budget of each run.
         transfer_lr: rate of the head, and of the encoder trained from scratch.
@@ -138,8 +139,8 @@ class QM9Config:
     properties: tuple[str, ...] = ("HOMO_LUMO_gap_au", "Polarizability_bohr3")
     transfer_fractions: tuple[float, ...] = (0.05, 0.25)
     transfer_seeds: int = 3
-    transfer_steps: int = 500
-    transfer_evals: int = 5
+    transfer_steps: int = 400
+    transfer_evals: int = 4
     transfer_minutes: float = 0.0
     transfer_lr: float = 1e-3
     transfer_encoder_lr: float = 3e-4
@@ -283,7 +284,7 @@ def transfer_study(cfg: QM9Config, model: nn.Module, split: Split, run_dir: RunD
                         seeded_property_model(encoder, cfg.latent_dim, head_seed), x_tr,
                         y_train[idx], x_te, y_test, tcfg, lr=cfg.transfer_lr,
                         encoder_lr=enc_lr, steps=steps, minutes=cfg.transfer_minutes,
-                        evals=cfg.transfer_evals, train_eval=500)
+                        evals=cfg.transfer_evals, train_eval=500, curve_eval=256)
                     if not init.startswith("probe"):
                         run_seconds.append(fit.seconds)
                     results.setdefault(f"{key}_{init}", []).append(fit)

@@ -130,7 +130,8 @@ class PropertyFit:
 def fit_property_head(model: PropertyModel, x_train: Any, y_train: Tensor, x_test: Any,
                       y_test: Tensor, train: TrainConfig, *, lr: float, steps: int = 0,
                       minutes: float = 0.0, encoder_lr: float | None = None,
-                      evals: int = 15, train_eval: int = 1000, warmup: int = 50) -> PropertyFit:
+                      evals: int = 15, train_eval: int = 1000, curve_eval: int | None = None,
+                      warmup: int = 50) -> PropertyFit:
     """Train ``model`` to predict ``y`` for ``steps`` optimiser steps (or ``minutes``).
 
     The targets are standardised with the training mean ``μ`` and standard deviation ``s``;
@@ -143,7 +144,10 @@ def fit_property_head(model: PropertyModel, x_train: Any, y_train: Tensor, x_tes
     Budget: with ``steps > 0`` a cosine over the steps (after ``warmup`` linear steps), and
     ``minutes`` (if > 0) only as a safety stop, so that the figures are the same on a busy and
     on an idle machine; with ``steps == 0`` a cosine over the wall-clock budget ``minutes``
-    (the older, load-dependent behaviour). The MAE is evaluated about ``evals`` times.
+    (the older, load-dependent behaviour). The MAE is evaluated at step 0 and about ``evals``
+    times along the run on the first ``curve_eval`` test and training inputs (``None``: all
+    test inputs and ``train_eval`` training inputs), at the end on all test inputs and
+    ``train_eval`` training inputs.
 
     Args:
         model: a :class:`PropertyModel` (its head initialised by the caller, seeded).
@@ -162,9 +166,11 @@ def fit_property_head(model: PropertyModel, x_train: Any, y_train: Tensor, x_tes
     x_fit = _take(x_train, slice(0, train_eval))
     y_fit = y_train[:train_eval]
 
-    def maes(m: nn.Module) -> dict[str, float]:
-        return {"train_mae": float((_predict(m, x_fit) * std + mean - y_fit).abs().mean()),
-                "test_mae": float((_predict(m, x_test) * std + mean - y_test).abs().mean())}
+    def maes(m: nn.Module, n: int | None = None) -> dict[str, float]:
+        sl = slice(0, n)
+        x_tr, y_tr, x_te, y_te = _take(x_fit, sl), y_fit[sl], _take(x_test, sl), y_test[sl]
+        return {"train_mae": float((_predict(m, x_tr) * std + mean - y_tr).abs().mean()),
+                "test_mae": float((_predict(m, x_te) * std + mean - y_te).abs().mean())}
 
     def loss(m: nn.Module, batch: dict[str, Tensor]) -> tuple[Tensor, dict[str, float]]:
         value = (m(batch_input(batch)) - (batch["y"] - mean) / std).pow(2).mean()
@@ -197,10 +203,10 @@ def fit_property_head(model: PropertyModel, x_train: Any, y_train: Tensor, x_tes
     # learning rate, and so the figures, depend on the machine's load
     schedule = budget_scheduler(horizon, None if horizon else time_limit,
                                 min(warmup, max(1, (steps or 1000) // 5)))
-    evaluate = _StepEval(maes)
+    evaluate = _StepEval(lambda m: maes(m, curve_eval))
     started = time.perf_counter()
     with torch.no_grad():  # the starting point: what the untrained head reads from the codes
-        evaluate.records.append({"step": 0, **maes(model.eval())})
+        evaluate.records.append({"step": 0, **maes(model.eval(), curve_eval)})
     model.train()
     with quiet_training_log():  # a time limit here is a budget or a safety, not a failure
         result = fit(model, loss, input_dataset(x_train, y=y_train), tcfg, optimizer=optimizer,
