@@ -12,6 +12,7 @@ import torch
 from quotient.models.giae import GIAE
 from quotient.models.graph_giae import GraphGIAE
 from quotient.models.image_giae import image_giae, signal_giae
+from quotient.models.se2_giae import se2_image_giae
 from quotient.nn.points import EGNN, PointCloudEncoder
 from quotient.nn.pose_perm import PermutationPose
 from quotient.nn.pose_rigid import RigidPermutationPose
@@ -44,6 +45,11 @@ def _image():
     return image_giae(image_size=12, latent_dim=3, widths=(2, 2), decoder_widths=(4, 4, 4))
 
 
+def _se2():
+    return se2_image_giae(canvas=20, crop_size=9, canonical_size=12, latent_dim=3,
+                          widths=(2, 2), decoder_widths=(4, 4, 4))
+
+
 def _signal():
     return signal_giae(length=16, latent_dim=3, widths=(4, 4), hidden=8)
 
@@ -72,6 +78,10 @@ CASES = {
     "C4Encoder": (lambda: _image().encoder, lambda m: _x(3, 1, 12, 12)),
     "SO2PoseHead": (lambda: _image().pose_head, lambda m: _x(3, 2)),
     "image GIAE": (_image, lambda m: _x(3, 1, 12, 12)),
+    "SE2CropEncoder": (lambda: _se2().encoder, lambda m: _x(3, 1, 20, 20)),
+    "SE2PoseHead": (lambda: _se2().pose_head,
+                    lambda m: _se2().encoder.double().eval()(_x(3, 1, 20, 20))[1]),
+    "SE(2) image GIAE": (_se2, lambda m: _x(3, 1, 20, 20)),
     "CircularEncoder": (lambda: _signal().encoder, lambda m: _x(3, 1, 16)),
     "ShiftPoseHead": (lambda: _signal().pose_head, lambda m: _x(3, 16)),
     "signal GIAE": (_signal, lambda m: _x(3, 1, 16)),

@@ -152,10 +152,12 @@ def build_model(cfg: SE2MNISTConfig, split: Split) -> nn.Module:
 
 
 def rotate_about_position(x: Tensor, generator: torch.Generator) -> Tensor:
-    """Turn every image by its own uniform angle about (within half a pixel of) its position
-    :func:`~quotient.nn.se2_images.torus_centroid`: roll that pixel to the canvas centre
-    (exact), :func:`~quotient.actions.rotate_image`, roll back. The digit turns in place, as
-    the SE(2) data varies, instead of swinging about the canvas centre."""
+    """Turn every image by its own uniform angle about a point near its position
+    :func:`~quotient.nn.se2_images.torus_centroid`: roll the position's pixel to pixel
+    ``(L//2, L//2)`` (exact), :func:`~quotient.actions.rotate_image` (about the canvas centre,
+    within 1.5 px of the centroid), roll back. The digit turns nearly in place, as the SE(2)
+    data varies, instead of swinging about the canvas centre; the small remaining translation
+    is factored out by the encoder's own position."""
     n = x.shape[-1]
     _, r = torus_centroid(x)
     to_centre = n // 2 - r
