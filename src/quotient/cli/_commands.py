@@ -121,6 +121,7 @@ def _run(args: argparse.Namespace, kind: str) -> int:
         raise UsageError(
             f"the following argument is required: --out (see 'quotient {kind} --help')")
     config, saved = _resolve_config(args, exp, kind)
+    config, tensorboard = _tensorboard_setting(config, args.tensorboard)
 
     from ..train import RunDir, config_to_dict
 
@@ -128,10 +129,35 @@ def _run(args: argparse.Namespace, kind: str) -> int:
     if args.show_config:
         print(json.dumps(resolved, indent=2))
         return 0
+    if tensorboard:  # a missing package stops here, before a run directory is made
+        from ..train import require_tensorboard
+
+        require_tensorboard()
     if exp.check is not None:
         exp.check(config)
     with RunDir(args.out, resume=args.resume, overwrite=args.overwrite) as run_dir:
-        return _train_in(run_dir, args, exp, kind, config, saved, resolved)
+        code = _train_in(run_dir, args, exp, kind, config, saved, resolved)
+        if tensorboard and run_dir.is_writer and code == 0:
+            from ..train import export_run
+
+            live = bool(getattr(getattr(config, "train", None), "tensorboard", False))
+            metrics = run_dir.read_final_metrics() or {}
+            folder = export_run(run_dir, metrics, records=not live)
+            print(f"tensorboard: tensorboard --logdir {folder}")
+        return code
+
+
+def _tensorboard_setting(config: Any, flag: bool) -> tuple[Any, bool]:
+    """The config with ``train.tensorboard`` on when ``--tensorboard`` asks for it (so the
+    training loop logs as it goes and config.json records it), and whether to log at all.
+    Experiments without a ``train`` config (dynamics) are exported when they end."""
+    import dataclasses
+
+    train = getattr(config, "train", None)
+    has_switch = dataclasses.is_dataclass(train) and hasattr(train, "tensorboard")
+    if flag and has_switch and not train.tensorboard:
+        config = dataclasses.replace(config, train=dataclasses.replace(train, tensorboard=True))
+    return config, flag or (has_switch and bool(config.train.tensorboard))
 
 
 def _train_in(run_dir: Any, args: argparse.Namespace, exp: Any, kind: str, config: Any,

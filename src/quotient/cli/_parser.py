@@ -49,6 +49,11 @@ def _add_run_arguments(parser: argparse.ArgumentParser, kind: str) -> None:
                         help="continue the run in DIR from its latest checkpoint")
     parser.add_argument("--overwrite", action="store_true",
                         help="replace the run in DIR (only after all settings were checked)")
+    parser.add_argument("--tensorboard", action="store_true",
+                        help="also log to DIR/tensorboard/ for TensorBoard: the scalars of "
+                             "metrics.jsonl, the final metrics and the report's figures (same "
+                             "as --set train.tensorboard=true; needs "
+                             "pip install 'quotient[tensorboard]')")
     parser.add_argument("--show-config", action="store_true",
                         help="print the resolved settings as JSON and exit without training")
 

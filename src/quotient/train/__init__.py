@@ -49,6 +49,7 @@ from .settings import (
     saved_config,
 )
 from .sync_norm import GlobalBatchNorm, all_reduce_sum, convert_batchnorm
+from .tensorboard import TensorBoardLogger, export_run, require_tensorboard
 
 __all__ = [
     "BudgetCosine",
@@ -66,6 +67,7 @@ __all__ = [
     "GlobalBatchNorm",
     "RunDir",
     "StepContext",
+    "TensorBoardLogger",
     "TensorDictDataset",
     "TrainConfig",
     "Trainer",
@@ -82,6 +84,7 @@ __all__ = [
     "config_keys",
     "config_to_dict",
     "epoch_permutation",
+    "export_run",
     "fit",
     "gather_batch",
     "list_checkpoints",
@@ -91,6 +94,7 @@ __all__ = [
     "load_model_state",
     "mix_seed",
     "prune_checkpoints",
+    "require_tensorboard",
     "save_checkpoint",
     "saved_config",
     "seeded",

@@ -39,6 +39,9 @@ class TrainConfig:
         progress: show a progress bar (only on a terminal, only on rank 0).
         optimizer: ``"adamw"``, ``"adam"`` or ``"sgd"``.
         momentum: momentum of SGD (ignored by the Adam variants).
+        tensorboard: also write every logged record as TensorBoard scalars into the run
+            directory's ``tensorboard/`` folder (and, from the command line, the final metrics
+            and the report's figures); needs ``pip install 'quotient[tensorboard]'``.
     """
 
     epochs: int = 10
@@ -55,6 +58,7 @@ class TrainConfig:
     progress: bool = True
     optimizer: Literal["adamw", "adam", "sgd"] = "adamw"
     momentum: float = 0.0
+    tensorboard: bool = False
 
     def __post_init__(self) -> None:
         def need(ok: bool, name: str, what: str) -> None:

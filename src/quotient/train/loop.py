@@ -128,6 +128,7 @@ class Trainer:
         self.optimizer: torch.optim.Optimizer | None = None
         self.scheduler: Any = None
         self._last_saved: Path | None = None
+        self._tensorboard: Any = None
 
     # -- public views -------------------------------------------------------------------------
     @property
@@ -272,6 +273,10 @@ class Trainer:
             traceback.clear_frames(exc.__traceback__)
             raise
         finally:
+            if self._tensorboard is not None:
+                self.callbacks.remove(self._tensorboard)
+                self._tensorboard.close()
+                self._tensorboard = None
             teardown_distributed(self.info, failed=failed)
 
     def _fit(self, resume: bool) -> FitResult:
@@ -294,6 +299,12 @@ class Trainer:
             self._restore()
         if self.run_dir is not None:
             self.run_dir.write_metrics_log(s.history)  # drop records newer than the checkpoint
+            if cfg.tensorboard and self.run_dir.is_writer:
+                from .tensorboard import TensorBoardLogger
+
+                # from a checkpoint, drop the events the interrupted run wrote after it
+                self._tensorboard = TensorBoardLogger(self.run_dir, s.step if resume else None)
+                self.callbacks.append(self._tensorboard)
         net: nn.Module = self.model
         if info.distributed:
             # batch statistics over the global batch, so W processes train as one does
