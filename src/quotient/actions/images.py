@@ -87,17 +87,27 @@ def _roll(shift: Tensor, x: Tensor) -> Tensor:
 rot90_image = Action(
     "rot90_image", _rot90, exact=True, groups=("C4",),
     note="k quarter turns counter-clockwise (torch.rot90 on the last two dims)")
+"""The exact action ``rot90_image`` (for C4): k quarter turns counter-clockwise (torch.rot90 on
+the last two dims)."""
 rotate_image = Action(
     "rotate_image", _rotate, exact=False, groups=("SO2",),
     note="bilinear resampling (affine_grid + grid_sample, align_corners=False, zero padding); "
          "pixels outside the inscribed disc are set to 0; exact only for multiples of 90° on "
          "disc-supported images")
+"""The approximate action ``rotate_image`` (for SO2): bilinear resampling (affine_grid +
+grid_sample, align_corners=False, zero padding); pixels outside the inscribed disc are set to 0;
+exact only for multiples of 90° on disc-supported images."""
 flip_image = Action("flip_image", _flip, exact=True, groups=("C2",),
                     note="mirror top-bottom, (x, y) -> (x, -y), when the element is odd")
+"""The exact action ``flip_image`` (for C2): mirror top-bottom, (x, y) -> (x, -y), when the
+element is odd."""
 dihedral_image = Action("dihedral_image", _dihedral, exact=True, groups=("D4",),
                         note="flip first, then k quarter turns")
+"""The exact action ``dihedral_image`` (for D4): flip first, then k quarter turns."""
 roll_image = Action("roll_image", _roll, exact=True, groups=("Z2d",),
                     note="cyclic shift by (dy, dx): out[i, j] = x[i − dy, j − dx]")
+"""The exact action ``roll_image`` (for Z2d): cyclic shift by (dy, dx): out[i, j] = x[i − dy, j
+− dx]."""
 
 __all__ = ["dihedral_image", "disc_mask", "flip_image", "roll_image", "rot90_image",
            "rotate_image"]

@@ -117,35 +117,55 @@ def _molecule(g: tuple[Tensor, Tensor], mol: tuple[Tensor, Tensor]) -> tuple[Ten
 
 permute_set = Action("permute_set", _permute_set, exact=True, groups=("Sn",),
                      note="(σ·x)[σ(i)] = x[i] along dim 1; a tuple (x, mask, ...) moves together")
+"""The exact action ``permute_set`` (for Sn): (σ·x)[σ(i)] = x[i] along dim 1; a tuple (x, mask,
+...) moves together."""
 permute_points = Action("permute_points", _permute_set, exact=True, groups=("Sn",),
                         note="reorders the points of a cloud (b, n, d)")
+"""The exact action ``permute_points`` (for Sn): reorders the points of a cloud (b, n, d)."""
 permute_graph = Action("permute_graph", _permute_graph, exact=True, groups=("Sn",),
                        note="A ↦ P A Pᵀ on (batch, n, n, ...); a tuple (A, mask, ...) permutes "
                             "the rest as sets")
+"""The exact action ``permute_graph`` (for Sn): A ↦ P A Pᵀ on (batch, n, n, ...); a tuple (A,
+mask, ...) permutes the rest as sets."""
 rotate_points = Action("rotate_points", _rotate_points, exact=True, groups=("SO3", "O3", "SO2"),
                        note="x ↦ R x for every point")
+"""The exact action ``rotate_points`` (for SO3, O3, SO2): x ↦ R x for every point."""
 translate_points = Action("translate_points", _translate_points, exact=True, groups=("T",),
                           note="x ↦ x + t")
+"""The exact action ``translate_points`` (for T): x ↦ x + t."""
 rigid_motion = Action("rigid_motion", _rigid_motion, exact=True, groups=("SE2", "E2", "SE3", "E3"),
                       note="x ↦ R x + t from homogeneous matrices")
+"""The exact action ``rigid_motion`` (for SE2, E2, SE3, E3): x ↦ R x + t from homogeneous
+matrices."""
 rigid_motion_and_permute_points = Action(
     "rigid_motion_and_permute_points", _rigid_and_permute, exact=True,
     groups=("SE2 × Sn", "E2 × Sn", "SE3 × Sn", "E3 × Sn"),
     note="move every point, then reorder them; a tuple (points, mask, types, ...) reorders the "
          "rest with them; features after the d coordinates of a row only reorder")
+"""The exact action ``rigid_motion_and_permute_points`` (for SE2 × Sn, E2 × Sn, SE3 × Sn, E3 ×
+Sn): move every point, then reorder them; a tuple (points, mask, types, ...) reorders the rest
+with them; features after the d coordinates of a row only reorder."""
 permute_point_features = Action(
     "permute_point_features", lambda g, h: _permute_set(g[1], h), exact=True,
     groups=("SE2 × Sn", "E2 × Sn", "SE3 × Sn", "E3 × Sn"),
     note="per-point invariant features (B, n, c): reordered with the points, not moved")
+"""The exact action ``permute_point_features`` (for SE2 × Sn, E2 × Sn, SE3 × Sn, E3 × Sn):
+per-point invariant features (B, n, c): reordered with the points, not moved."""
 compose_permutations = Action(
     "compose_permutations", _compose_permutations, exact=True, groups=("Sn",),
     note="S_n acting on its own elements by left multiplication, σ·τ = σ∘τ (poses)")
+"""The exact action ``compose_permutations`` (for Sn): S_n acting on its own elements by left
+multiplication, σ·τ = σ∘τ (poses)."""
 compose_rigid_permutations = Action(
     "compose_rigid_permutations", _compose_rigid_permutations, exact=True,
     groups=("SE2 × Sn", "E2 × Sn", "SE3 × Sn", "E3 × Sn"),
     note="(rigid motion, permutation) acting on its own elements by left multiplication")
+"""The exact action ``compose_rigid_permutations`` (for SE2 × Sn, E2 × Sn, SE3 × Sn, E3 × Sn):
+(rigid motion, permutation) acting on its own elements by left multiplication."""
 act_molecule = Action("act_molecule", _molecule, exact=True, groups=("SE3 × Sn", "E3 × Sn"),
                       note="(positions, atom types): move and reorder atoms together")
+"""The exact action ``act_molecule`` (for SE3 × Sn, E3 × Sn): (positions, atom types): move and
+reorder atoms together."""
 
 __all__ = ["act_molecule", "compose_permutations", "compose_rigid_permutations",
            "permute_graph", "permute_point_features", "permute_points", "permute_set",

@@ -30,7 +30,10 @@ def _reverse(k: Tensor, x: Tensor) -> Tensor:
 
 roll_signal = Action("roll_signal", _roll, exact=True, groups=("Zn",),
                      note="cyclic shift along the last dim, like torch.roll")
+"""The exact action ``roll_signal`` (for Zn): cyclic shift along the last dim, like torch.roll."""
 reverse_signal = Action("reverse_signal", _reverse, exact=True, groups=("C2",),
                         note="odd elements reverse the last dimension (x[i] -> x[L-1-i])")
+"""The exact action ``reverse_signal`` (for C2): odd elements reverse the last dimension (x[i]
+-> x[L-1-i])."""
 
 __all__ = ["reverse_signal", "roll_signal"]

@@ -15,6 +15,7 @@ from .mnist import ImageData, load_idx_split
 __all__ = ["FASHION_MNIST_CLASSES", "FASHION_MNIST_DEBIAN_DIR", "load_fashion_mnist"]
 
 FASHION_MNIST_DEBIAN_DIR = Path("/usr/share/datasets/fashion-mnist")
+"""Where Debian's ``fashion-mnist`` package installs the data set (searched first)."""
 
 FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "T-shirt/top",
@@ -28,6 +29,7 @@ FASHION_MNIST_CLASSES: tuple[str, ...] = (
     "Bag",
     "Ankle boot",
 )
+"""The ten Fashion-MNIST class names, indexed by label."""
 
 
 def load_fashion_mnist(

@@ -38,6 +38,7 @@ __all__ = [
 ]
 
 QM9_MAX_ATOMS = 29
+"""The largest number of atoms of a QM9 molecule (hydrogens included): the padded size."""
 # Property columns of the qm9pack CSV (names kept as spelled there), in the order of the 15 values
 # on line 2 of an original QM9 .xyz file. Units: GHz, debye, bohr^3, hartree, bohr^2, cal/(mol K).
 QM9_PROPERTIES: tuple[str, ...] = (
@@ -46,6 +47,7 @@ QM9_PROPERTIES: tuple[str, ...] = (
     "InternalEnergy_298K_au", "Enthalphy_298K_au", "GibbsFreeEnergy_298K_au",
     "Heatcapacity_Cv_cal_mol_K",
 )
+"""Names of the 15 property columns of the qm9pack CSV, in its order."""
 ATOMIC_NUMBERS = {"H": 1, "C": 6, "N": 7, "O": 8, "F": 9}
 QM9_ELEMENTS: tuple[int, ...] = (1, 6, 7, 8, 9)
 """Atomic numbers of the element indices of :func:`qm9_split` (H C N O F)."""

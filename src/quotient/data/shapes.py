@@ -19,7 +19,12 @@ from torch import Tensor
 __all__ = ["BACKGROUND", "PENTAGON", "TRIANGLE", "PolygonSegmentation",
            "make_polygon_segmentation", "rasterize_polygons"]
 
-BACKGROUND, TRIANGLE, PENTAGON = 0, 1, 2
+BACKGROUND = 0
+"""Segmentation class of pixels outside every polygon."""
+TRIANGLE = 1
+"""Segmentation class of triangle pixels."""
+PENTAGON = 2
+"""Segmentation class of pentagon pixels."""
 _SIDES = {TRIANGLE: 3, PENTAGON: 5}
 _TRIES_PER_ROUND = 8
 

@@ -18,6 +18,7 @@ __all__ = ["TETRIS_NAMES", "Tetris", "make_tetris", "random_rotations", "tetris_
 TETRIS_NAMES: tuple[str, ...] = (
     "chiral_1", "chiral_2", "square", "line", "corner", "L", "T", "zigzag",
 )
+"""Names of the eight Tetris shapes (two of them a mirror pair), indexed by label."""
 
 _COORDS: tuple[tuple[tuple[int, int, int], ...], ...] = (
     ((0, 0, 0), (0, 0, 1), (1, 0, 0), (1, 1, 0)),  # chiral_1

@@ -19,7 +19,10 @@ __all__ = ["TETROMINO_NAMES", "MIRROR_PAIRS", "Tetrominoes", "make_tetrominoes",
            "tetromino_shapes"]
 
 TETROMINO_NAMES: tuple[str, ...] = ("I", "O", "T", "S", "Z", "J", "L")
+"""Names of the seven tetrominoes, indexed by label."""
 MIRROR_PAIRS: tuple[tuple[str, str], ...] = (("S", "Z"), ("J", "L"))
+"""The tetrominoes that are mirror images of each other (the same under O(2), apart under
+SO(2))."""
 
 _CELLS: tuple[tuple[tuple[int, int], ...], ...] = (
     ((0, 0), (1, 0), (2, 0), (3, 0)),  # I

@@ -16,6 +16,8 @@ from ._errors import SubspaceError
 from .layers import SubspaceLayer, subspace_layers, substituted_coefficients
 
 Risk = Callable[[], Tensor]
+"""A risk to minimise: a function of no arguments returning a scalar tensor (it reads the
+current weights)."""
 
 
 class LocalModel:

@@ -110,9 +110,15 @@ class Strategy:
 
 
 NOM = Strategy("NOM")
+"""Nominal training: plain gradient descent on the risk, no augmentation, no constraint."""
 AUG = Strategy("AUG")
+"""Augmented training with the exact group average of the risk (every element each step)."""
 AUG_STOCHASTIC = Strategy("AUG", augment="stochastic")
+"""Augmented training with one random group element per sample and step (SGD-style
+augmentation)."""
 EQUI = Strategy("EQUI")
+"""Equivariant training: the gradient is projected onto the equivariant subspace E at every
+step."""
 
 
 @dataclass

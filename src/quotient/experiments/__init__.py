@@ -27,6 +27,8 @@ __all__ = ["KINDS", "Experiment", "ExperimentResult", "get", "names", "register"
 
 Kind = Literal["train", "dynamics"]
 KINDS: tuple[str, ...] = ("train", "dynamics")
+"""The kinds of experiment: ``train`` (``quotient train NAME``) and ``dynamics`` (``quotient
+dynamics NAME``)."""
 _LABEL = {"train": "experiment", "dynamics": "dynamics experiment"}
 
 

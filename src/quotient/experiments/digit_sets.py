@@ -165,3 +165,5 @@ EXPERIMENT = giae_experiment(GIAERecipe(
     epoch_metrics=lambda cfg, model, split: {
         f"test_{k}": v for k, v in accuracies(model, split.test).items() if k != "rec_nll"},
     plots=_plots))
+"""The registered experiment ``digit-sets`` (``quotient train digit-sets``): S_n-invariant
+autoencoder (DeepSets + SoftSort pose) for multisets of 20 digits."""

@@ -187,3 +187,5 @@ EXPERIMENT = Experiment(
     run=run,
     evaluate=evaluate,
 )
+"""The registered experiment ``digits-c4`` (``quotient train digits-c4``): C4-invariant CNN
+(logits averaged over rot90 copies) on the 8x8 sklearn digits."""

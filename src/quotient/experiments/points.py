@@ -179,3 +179,5 @@ EXPERIMENT = giae_experiment(GIAERecipe(
                 "3-d, with masks or types (--set data=FILE.npz)",
     config_cls=PointsConfig, data=load_data, model=build_model, rec_metrics=_rec_metrics,
     check=check_data))
+"""The registered experiment ``points`` (``quotient train points``): SE(d)/E(d) x S_n-invariant
+autoencoder for your own point clouds in 2-d or 3-d, with masks or types (--set data=FILE.npz)."""

@@ -165,3 +165,5 @@ EXPERIMENT = giae_experiment(GIAERecipe(
                 "(--set data=FILE.npz)",
     config_cls=SetsConfig, data=load_data, model=build_model, rec_metrics=padded_rec_mse,
     check=check_data))
+"""The registered experiment ``sets`` (``quotient train sets``): S_n-invariant autoencoder for
+your own sets of feature vectors (--set data=FILE.npz)."""

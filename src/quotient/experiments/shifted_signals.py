@@ -123,3 +123,5 @@ EXPERIMENT = giae_experiment(GIAERecipe(
                 "signals",
     config_cls=ShiftedSignalsConfig, data=load_data, model=build_model,
     loss=lambda cfg, model: autoencoder_loss, symmetry=_symmetry, examples="signals"))
+"""The registered experiment ``shifted-signals`` (``quotient train shifted-signals``):
+cyclic-shift invariant autoencoder (circular CNN + Fourier-phase pose) on 1-d signals."""

@@ -152,3 +152,5 @@ EXPERIMENT = giae_experiment(GIAERecipe(
     description="SE(3) x S_4-invariant autoencoder with a 2-d code for the eight 3-d Tetris shapes",
     config_cls=TetrisConfig, data=load_data, model=build_model, metrics=_metrics,
     check_group=_check_group))
+"""The registered experiment ``tetris`` (``quotient train tetris``): SE(3) x S_4-invariant
+autoencoder with a 2-d code for the eight 3-d Tetris shapes."""

@@ -86,3 +86,5 @@ EXPERIMENT = giae_experiment(GIAERecipe(
     description="SE(2) x S_4-invariant autoencoder with a 2-d code for the seven tetrominoes",
     config_cls=TetrominoesConfig, data=load_data, model=build_model, metrics=_metrics,
     check_group=lambda cfg: product(SE2(scale=cfg.translation_std), SymmetricGroup(4))))
+"""The registered experiment ``tetrominoes`` (``quotient train tetrominoes``): SE(2) x
+S_4-invariant autoencoder with a 2-d code for the seven tetrominoes."""

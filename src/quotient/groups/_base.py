@@ -21,6 +21,8 @@ Element = Union[Tensor, tuple["Element", ...]]  # noqa: UP007 (recursive alias)
 """A batch of group elements: a tensor whose first dimension is the batch, or a tuple of them."""
 
 DEFAULT_DTYPE = torch.float64
+"""The dtype of group elements unless one is given: float64, so exactness checks see design
+errors rather than rounding."""
 Device = torch.device | str | None
 """Where group elements live: a device, its name, or ``None`` (the default device)."""
 

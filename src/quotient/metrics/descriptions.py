@@ -340,6 +340,8 @@ REFERENCES: dict[str, dict[str, str]] = {
         "exact/distance_final_max": "≤ 1e-10 (Nordenfors et al. 2025: exact AUG stays in E)",
     },
 }
+"""Reference figures by experiment and metric: the paper's, or a baseline's from the same
+benchmark."""
 
 
 def reference_figure(experiment: str, metric: str) -> str | None:
@@ -400,6 +402,8 @@ PLOT_CAPTIONS: dict[str, str] = {
                         "norm over steps. Look for the gradient norm falling below the "
                         "tolerance.",
 }
+"""Caption of each figure a run may write to ``plots/<name>.png``: what it shows and what to
+look for."""
 
 
 def plot_caption(stem: str) -> str | None:

@@ -140,6 +140,7 @@ def _permute_masked_graph(perm: Tensor, x: tuple[Tensor, ...]) -> tuple[Tensor, 
 permute_masked_graph = Action(
     "permute_masked_graph", _permute_masked_graph, exact=True, groups=("Sn",),
     note="(A, mask[, X]) ↦ (P A Pᵀ, P mask[, P X])")
+"""The exact action ``permute_masked_graph`` (for Sn): (A, mask[, X]) ↦ (P A Pᵀ, P mask[, P X])."""
 
 
 def _act_graph_features(perm: Tensor, f: GraphFeatures) -> GraphFeatures:

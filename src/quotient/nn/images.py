@@ -128,9 +128,13 @@ def _vector(k: Tensor, v: Tensor) -> Tensor:
 c4_regular_action = Action(
     "c4_regular_action", _regular, exact=True, groups=("C4",),
     note="(k·f)[c, r] = rot90(f[c, r − k], k) on (batch, fields*4, H, W)")
+"""The exact action ``c4_regular_action`` (for C4): (k·f)[c, r] = rot90(f[c, r − k], k) on
+(batch, fields*4, H, W)."""
 c4_vector_action = Action(
     "c4_vector_action", _vector, exact=True, groups=("C4",),
     note="exact quarter turns of 2-vectors (batch, 2), counter-clockwise")
+"""The exact action ``c4_vector_action`` (for C4): exact quarter turns of 2-vectors (batch, 2),
+counter-clockwise."""
 
 
 # --------------------------------------------------------------------------- layers

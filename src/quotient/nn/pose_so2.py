@@ -46,6 +46,7 @@ def _turn_vector(theta: Tensor, v: Tensor) -> Tensor:
 
 turn_vector = Action("turn_vector", _turn_vector, exact=True, groups=("SO2",),
                      note="SO(2) turning 2-vectors (B, 2) by the angle θ")
+"""The exact action ``turn_vector`` (for SO2): SO(2) turning 2-vectors (B, 2) by the angle θ."""
 
 
 def angle_vector(theta: Tensor) -> Tensor:

@@ -57,6 +57,7 @@ def _roll_map(k: Tensor, y: Tensor) -> Tensor:
 
 roll_map = Action("roll_map", _roll_map, exact=True, groups=("Zn",),
                   note="cyclic shift of single-channel maps (batch, length)")
+"""The exact action ``roll_map`` (for Zn): cyclic shift of single-channel maps (batch, length)."""
 
 
 def _shifts_of_input(x: Tensor) -> CyclicShifts:
