@@ -75,7 +75,7 @@ def graph_classes(max_nodes: int) -> tuple[Tensor, Tensor, Tensor]:
 
     Raises:
         ConfigError: ``max_nodes`` outside 0 … 8 (larger graphs are not bundled: there are
-        274,668 on 9 nodes).
+            274,668 on 9 nodes).
     """
     from .graph_atlas import ATLAS_MAX_NODES, ATLAS_SIZE, atlas_graphs
 

@@ -80,7 +80,7 @@ class RigidCopies:
         positions: ``(B·copies, A, 3)``; types ``(B·copies, A)``; mask ``(B·copies, A)``.
         rotation ``(B·copies, 3, 3)``, translation ``(B·copies, 3)``: ``x ↦ x Rᵀ + t``.
         order ``(B·copies, A)``: row ``k`` of a copy is row ``order[k]`` of its cloud (real
-        points shuffled among themselves, padding kept at its place).
+            points shuffled among themselves, padding kept at its place).
     """
 
     positions: Tensor
