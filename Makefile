@@ -1,12 +1,18 @@
 # Two commands do all the set-up on a fresh machine:
 #   make demo   create .venv, install, train the default experiment, write a report
-#   make test   create .venv, install with test extras, lint and run the test suite
+#   make test   create .venv, install with test extras, lint, run the test suite (tutorials and
+#               the wheel included) and build the documentation site in strict mode
+# A third, optional one:
+#   make docs   build the documentation site into site/ (open site/index.html)
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint bench clean
+# The tutorials run once, in pytest, rendered where the docs build finds them.
+TUTORIALS_OUT := build/docs-gen/tutorials
+
+.PHONY: demo test lint docs bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,11 +30,17 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 test: lint
-	$(BIN)/python -m pytest
+	QUOTIENT_TUTORIALS_OUT=$(TUTORIALS_OUT) $(BIN)/python -m pytest
+	$(MAKE) docs
+
+docs: $(STAMP)
+	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --quiet
+	$(BIN)/python scripts/check_site.py site
+	@echo "documentation: site/index.html"
 
 bench: $(STAMP)
 	for b in benchmarks/[!_]*.py; do $(BIN)/python $$b || exit 1; done
 	$(BIN)/python benchmarks/make_table.py
 
 clean:
-	rm -rf $(VENV) build src/*.egg-info
+	rm -rf $(VENV) build site src/*.egg-info

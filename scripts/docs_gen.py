@@ -80,7 +80,25 @@ def _resolve(module: Any, name: str) -> Any:  # noqa: ANN401 - a griffe Object
         raise KeyError(name)
     while obj.is_alias:
         obj = obj.target  # follows re-exports to where the object is defined
+    if obj.is_module and name in obj.members:  # `from .convert import convert`: the function
+        return _resolve(obj, name)
     return obj
+
+
+def _module(path: str) -> Any:  # noqa: ANN401 - a griffe Module
+    return _package() if path == "quotient" else _package()[path.removeprefix("quotient.")]
+
+
+def shadowed(module_path: str) -> dict[str, str]:
+    """Exported names that are also the name of a submodule (``quotient.dynamics.convert`` is
+    both): name -> dotted path of the object the package exports, rendered on its own."""
+    module = _module(module_path)
+    out = {}
+    for name in exported(module_path):
+        member = module.members.get(name)
+        if member is not None and not member.is_alias and member.is_module:
+            out[name] = _resolve(module, name).path
+    return out
 
 
 def exported(module_path: str) -> list[str]:
@@ -115,11 +133,16 @@ def api_pages() -> dict[str, str]:
     (the members of ``__all__`` when the module has one, else its public members)."""
     pages = {}
     for path in public_modules():
-        members = exported(path)
+        hidden = shadowed(path)
+        members = [m for m in exported(path) if m not in hidden]
         lines = [f"# `{path}`", "", f"::: {path}"]
         if members:
             lines += ["    options:", "      members:"]
             lines += [f"        - {m}" for m in members]
+        elif exported(path):  # only shadowed names: render the module's docstring alone
+            lines += ["    options:", "      members: false"]
+        for target in hidden.values():  # the object, not the submodule of that name
+            lines += ["", f"::: {target}", "    options:", "      show_root_heading: true"]
         pages[f"api/{path}.md"] = "\n".join(lines) + "\n"
     return pages
 
