@@ -69,9 +69,11 @@ class SE2MNISTConfig:
 
     ``model``: ``giae`` (SE(2)), ``rotation`` (the rotation-only GIAE of rotated-mnist on the
     canvas) or ``classical``; ``canvas``: side of the images; ``crop_size``: odd side of the
-    window the GIAE's C4 encoder reads around the digit's position; ``canonical_size``: side
-    of the GIAE's decoded canonical digit; ``widths``/``cnn_widths``/``decoder_widths``: as
-    rotated-mnist; ``invariance_weight``/``invariance_fraction``: the random-angle code penalty
+    window the GIAE's C4 encoder reads around the digit's position (25 keeps 99.8 % of the
+    test digits' ink on average at 0.6 times the cost of 29, which keeps all);
+    ``canonical_size``: side of the GIAE's decoded canonical digit;
+    ``widths``/``cnn_widths``/``decoder_widths``: as rotated-mnist;
+    ``invariance_weight``/``invariance_fraction``: the random-angle code penalty
     of the GIAEs (0 disables it); training counts steps (``train.max_steps``; the time limit is
     a safety); ``cluster_samples``: test codes clustered (Ward) for the clustering accuracy;
     ``se2_samples``: test digits for the invariance and translation checks (the first
@@ -80,7 +82,7 @@ class SE2MNISTConfig:
     train: TrainConfig = field(default_factory=_default_train)
     model: ModelKind = "giae"
     canvas: int = 40
-    crop_size: int = 29
+    crop_size: int = 25
     canonical_size: int = 28
     latent_dim: int = 32
     widths: tuple[int, ...] = (8, 16, 32)

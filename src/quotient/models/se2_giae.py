@@ -19,7 +19,7 @@ from .giae import GIAE
 __all__ = ["se2_image_giae"]
 
 
-def se2_image_giae(*, in_channels: int = 1, canvas: int = 40, crop_size: int = 29,
+def se2_image_giae(*, in_channels: int = 1, canvas: int = 40, crop_size: int = 25,
                    canonical_size: int = 28, latent_dim: int = 32,
                    widths: tuple[int, ...] = (8, 16, 32),
                    decoder_widths: tuple[int, ...] = (64, 32, 16), kernel_size: int = 3,

@@ -250,7 +250,7 @@ class SE2CropEncoder(nn.Module):
         in_channels: image channels.
     """
 
-    def __init__(self, canvas: int = 40, crop_size: int = 29, in_channels: int = 1,
+    def __init__(self, canvas: int = 40, crop_size: int = 25, in_channels: int = 1,
                  inner: nn.Module | None = None, **kwargs: Any) -> None:
         super().__init__()
         if crop_size % 2 == 0 or crop_size < 3:
