@@ -66,7 +66,7 @@ def test_registered_with_its_settings():
     exp = get("volumes")
     assert exp.config_cls is VolumesConfig and exp.recipe is not None
     cfg = dataclasses.asdict(VolumesConfig())
-    assert cfg["size"] == 16 and cfg["train"]["max_steps"] == 1500
+    assert cfg["size"] == 16 and cfg["train"]["max_steps"] == 1200
     with pytest.raises(ValueError, match="multiple of 4"):
         VolumesConfig(size=10)
     with pytest.raises(ValueError, match="model must be one of"):

@@ -9,7 +9,8 @@ with trilinear resampling (``rotation="so3"``), by one of the 24 rotations of th
 
 Model (``model="giae"``, :func:`~quotient.models.volume_giae.volume_giae`): an O group CNN
 (exactly invariant / equivariant under the 24 rotations of the cube), two equivariant
-3-vectors and their Gram–Schmidt frame as the pose, a plain 3-d CNN decoder to the canonical
+3-vectors (by default the principal axes of the volume's moments, signed by its third moments)
+and their Gram–Schmidt frame as the pose, a plain 3-d CNN decoder to the canonical
 volume, ``x̂ = R·δ(z)`` (trilinear; an exact permutation when ``R`` is one of the 24). A penalty
 on ``‖z(x) − z(R·x)‖²`` for random rotations ``R`` (``invariance_weight``) teaches invariance
 beyond the 24. Baseline in the same harness: ``model="classical"``, a plain 3-d CNN encoder with
@@ -54,7 +55,7 @@ MODELS = ("giae", "classical")
 def _default_train() -> TrainConfig:
     # steps count; the time limit is only a safety net
     return TrainConfig(epochs=1000, batch_size=32, lr=2e-3, grad_clip=1.0, optimizer="adam",
-                       max_steps=1500, time_limit_minutes=15.0, checkpoint_every=500,
+                       max_steps=1200, time_limit_minutes=15.0, checkpoint_every=500,
                        log_every=50)
 
 
@@ -68,7 +69,9 @@ class VolumesConfig:
     classical encoder's channels, ``decoder_widths`` the shared decoder's;
     ``invariance_weight``: weight of the penalty on ``‖z(x) − z(R·x)‖²`` (in units of the
     codes' spread) for random rotations on a share ``invariance_fraction`` of each batch (GIAE
-    only; 0 disables it); ``check_samples`` test solids go into the symmetry report."""
+    only; 0 disables it); ``pose``: the GIAE's pose vectors from the volume's moments
+    (``moments``) or learned (``learned``, see :mod:`quotient.nn.volume_encoder`);
+    ``check_samples`` test solids go into the symmetry report."""
 
     train: TrainConfig = field(default_factory=_default_train)
     model: ModelKind = "giae"
@@ -81,6 +84,7 @@ class VolumesConfig:
     cnn_widths: tuple[int, ...] = (16, 32)
     decoder_widths: tuple[int, ...] = (32, 16)
     hidden: int = 128
+    pose: Literal["moments", "learned"] = "moments"
     invariance_weight: float = 0.1
     invariance_fraction: float = 0.25
     warmup_steps: int = 100
@@ -88,7 +92,7 @@ class VolumesConfig:
     eval_seed: int = 1
     eval_every: int = 2
     eval_samples: int = 500
-    check_samples: int = 500
+    check_samples: int = 100
     embedding: Literal["tsne", "pca"] = "tsne"
     plots: bool = True
     threads: int = 0
@@ -121,7 +125,8 @@ def build_model(cfg: VolumesConfig, split: Split | None = None) -> nn.Module:
     with seeded(mix_seed(cfg.train.seed, "volumes-init", cfg.model)):
         if cfg.model == "giae":
             return volume_giae(size=cfg.size, latent_dim=cfg.latent_dim, widths=cfg.widths,
-                               decoder_widths=cfg.decoder_widths, hidden=cfg.hidden)
+                               decoder_widths=cfg.decoder_widths, hidden=cfg.hidden,
+                               pose=cfg.pose)
         return volume_baseline(size=cfg.size, latent_dim=cfg.latent_dim,
                                cnn_widths=cfg.cnn_widths, decoder_widths=cfg.decoder_widths)
 

@@ -26,10 +26,13 @@ __all__ = ["volume_baseline", "volume_giae"]
 def volume_giae(*, in_channels: int = 1, size: int = 16, latent_dim: int = 32,
                 widths: tuple[int, ...] = (4, 8, 8),
                 decoder_widths: tuple[int, ...] = (32, 16), kernel_size: int = 3,
-                norm: bool = True, hidden: int = 128) -> GIAE:
-    """The SO(3) GIAE for ``size³`` volumes: O group-CNN encoder, Gram–Schmidt pose, plain
-    3-d CNN decoder to the canonical volume."""
-    enc = CubeEncoder(in_channels, latent_dim, widths, kernel_size, size, norm, hidden)
+                norm: bool = True, hidden: int = 128, vectors: int = 6,
+                pose: str = "moments") -> GIAE:
+    """The SO(3) GIAE for ``size³`` volumes: O group-CNN encoder, Gram–Schmidt pose (from the
+    volume's moments or from learned vectors, ``pose``), plain 3-d CNN decoder to the canonical
+    volume."""
+    enc = CubeEncoder(in_channels, latent_dim, widths, kernel_size, size, norm, hidden,
+                      vectors=vectors, pose=pose)
     dec = VolumeDecoder(latent_dim, in_channels, decoder_widths, size)
     return GIAE(enc, SO3VolumePose(), dec, approximate=(SO3(), rotate_volume, rotate_frame))
 
