@@ -133,6 +133,7 @@ def execute(path: Path, out: Path) -> Rendered:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    out = out.resolve()  # the cells run in a scratch folder: no relative path may leak in
     name = path.stem
     fig_dir = out / f"{name}_files"
     if fig_dir.exists():
@@ -188,6 +189,7 @@ def tutorial_files() -> list[Path]:
 def render_all(out: Path = DEFAULT_OUT, *, only_stale: bool = False,
                names: list[str] | None = None) -> list[Rendered]:
     """Execute every tutorial (or the stale ones, or those named) into ``out``."""
+    out = out.resolve()
     out.mkdir(parents=True, exist_ok=True)
     done = []
     for path in tutorial_files():

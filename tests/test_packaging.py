@@ -45,7 +45,6 @@ def test_version_is_the_one_in_pyproject():
 
 
 @pytest.mark.slow
-@pytest.mark.processes
 def test_wheel_installs_and_runs_in_a_fresh_environment(tmp_path):
     pytest.importorskip("build")
     dist = tmp_path / "dist"

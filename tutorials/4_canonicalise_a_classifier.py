@@ -41,7 +41,7 @@ with torch.no_grad():
     canonical_train, _ = run.model.canonicalize(x_train)
 optimizer = torch.optim.Adam(cnn.parameters(), lr=3e-3)
 losses = []
-for step in range(300):
+for step in range(120):
     idx = torch.randint(len(x_train), (32,), generator=torch.Generator().manual_seed(step))
     loss = F.cross_entropy(cnn(canonical_train[idx]), y_train[idx])
     optimizer.zero_grad()
@@ -51,7 +51,7 @@ for step in range(300):
 classifier = Canonicalized(run.model, cnn).eval()
 with torch.no_grad():
     accuracy = float((classifier(x_test).argmax(1) == y_test).double().mean())
-print(f"test accuracy: {accuracy:.2f} (256 training digits, 300 steps: a real run does more)")
+print(f"test accuracy: {accuracy:.2f} (256 training digits, 120 steps: a real run does more)")
 
 # %% [markdown]
 # The canonicalised classifier declares the autoencoder's symmetry, so `check_module` verifies
