@@ -51,3 +51,13 @@ def test_embed_2d(gen, method):
     assert len(set(idx.tolist())) == 40
     with pytest.raises(ValueError, match="method"):
         embed_2d(z, method="umap")
+
+
+def test_linear_probe_of_a_single_class_is_nan_not_a_crash():
+    import math
+
+    from quotient.metrics import linear_probe_accuracy
+
+    z = torch.randn(20, 4, generator=torch.Generator().manual_seed(0))
+    y = torch.zeros(20, dtype=torch.long)
+    assert math.isnan(linear_probe_accuracy(z[:10], y[:10], z[10:], y[10:]))

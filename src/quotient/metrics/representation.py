@@ -62,10 +62,13 @@ def knn_accuracy(z_train: Tensor, y_train: Tensor, z_test: Tensor, y_test: Tenso
 def linear_probe_accuracy(z_train: Tensor, y_train: Tensor, z_test: Tensor, y_test: Tensor,
                           *, max_iter: int = 1000, c: float = 1.0) -> float:
     """Accuracy of multinomial logistic regression (L2, inverse strength ``c``) on standardised
-    codes, fitted on the training split and scored on the test split."""
+    codes, fitted on the training split and scored on the test split; NaN when the training
+    labels hold a single class (there is nothing to separate, e.g. a file without labels)."""
     from sklearn.linear_model import LogisticRegression
 
     a, ya, b, yb = _arrays(z_train, y_train, z_test, y_test)
+    if len(np.unique(ya)) < 2:
+        return float("nan")
     clf = LogisticRegression(C=c, max_iter=max_iter)
     return float(clf.fit(a, ya).score(b, yb))
 
