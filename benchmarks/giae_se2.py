@@ -86,9 +86,9 @@ def main(argv: list[str] | None = None) -> int:
         argv, benchmark="giae_se2", description=__doc__.splitlines()[0], tasks=TASKS,
         default_tasks=",".join(TASKS), results=RESULTS, run_task=run_task,
         readme_rows=readme_rows,
-        note="se2-mnist defaults (max_steps 600, batch 64, time limit 10 min as a safety), one "
-             "CPU thread per model on a shared 2-core machine; the load average before each "
-             "model is recorded with it")
+        note="se2-mnist defaults (max_steps 600, batch 64, time limit 30 min as a safety for "
+             "shared machines), one CPU thread per model on a shared 2-core machine; the load "
+             "average before each model is recorded with it")
 
 
 if __name__ == "__main__":

@@ -59,7 +59,7 @@ ModelKind = Literal["giae", "rotation", "classical"]
 
 def _default_train() -> TrainConfig:
     return TrainConfig(epochs=8, max_steps=600, batch_size=64, lr=2e-3, grad_clip=1.0,
-                       optimizer="adam", time_limit_minutes=10.0, checkpoint_every=500,
+                       optimizer="adam", time_limit_minutes=30.0, checkpoint_every=500,
                        log_every=25)
 
 
