@@ -5,13 +5,14 @@ Needs the optional extra ``qm9`` (``pip install 'quotient[qm9]'``) or a folder w
 files (``data_root``); data: :func:`~quotient.data.qm9.qm9_split`. Model
 (:func:`~quotient.models.qm9_giae.qm9_giae`): an EGNN, the anchor frame with the
 reflection fixed by a pseudoscalar, SoftSort atom order, ``z`` from the sorted frame
-coordinates and atom features, a decoder to 29 slots of coordinates and element probabilities,
-the Procrustes pose; loss: coordinate MSE + element NLL + 0.025 × SoftSort entropy. Training
-counts steps (``train.max_steps``); ``train.time_limit_minutes`` is a safety stop.
+coordinates and atom features, a decoder to 29 slots of coordinates and element probabilities
+(both with a linear path beside their MLP, ``linear_path``), the Procrustes pose; loss:
+coordinate MSE + element NLL + 0.025 × SoftSort entropy. Training counts steps
+(``train.max_steps``); ``train.time_limit_minutes`` is a safety stop.
 
 Metrics: ``rmsd`` (Å, mean over held-out molecules), ``rmsd_median``, ``type_acc``,
 ``bond_match`` (share of held-out molecules whose reconstruction has the input's bond graph,
-perceived by RDKit; left out with a warning without the extra ``chem``), the symmetry report
+perceived by RDKit; left out with a logged note without the extra ``chem``), the symmetry report
 (``inv_err_exact`` … under random E(3) motions with translations N(0, 5²) Å and atom
 permutations), and the transfer study (:func:`transfer_study`): property heads for each of
 ``properties`` (default the HOMO–LUMO gap in eV and the isotropic polarizability α in bohr³)
