@@ -13,6 +13,7 @@ approximately, as far as the learned fields turn with the image.
 
 from __future__ import annotations
 
+import copy
 import math
 
 import torch
@@ -219,11 +220,26 @@ class C4Encoder(nn.Module):
         check_images(x, self.in_channels, self.image_size, type(self).__name__)
         if not self.refine:
             return self._encode(x)
-        with torch.no_grad():  # the first estimate only turns the input; no gradient
-            v1 = self.pose_vector(self.stages(x))[0]
-        k1, phi1 = quarter_split(v1)
+        k1, phi1 = self._first_estimate(x)
         z, v2 = self._encode(rotate_image(-phi1, rot90_image(-k1, x)))
         return z, c4_vector_action(k1, _turn(phi1, v2))
+
+    def _first_estimate(self, x: Tensor) -> tuple[Tensor, Tensor]:
+        """``k₁, φ₁`` of the first pass, computed in float64 without gradient.
+
+        Why float64: a quarter turn of the input permutes the pixels exactly, but the
+        convolutions sum in another order, so in float32 the first estimate of a turned image
+        differs by ~1e-7; where ``θ₁`` lies within that of a sector boundary (``φ₁ ≈ ±45°``)
+        ``k₁`` flips, and the turned-back image is resampled at ``+45°`` instead of ``−45°``,
+        moving ``z`` by ~1e-5. In float64 such flips need a tie to ~1e-16. Batch statistics and
+        running averages are those of the float32 module (the copy's are discarded)."""
+        with torch.no_grad():
+            if x.dtype == torch.float64:
+                v1 = self.pose_vector(self.stages(x))[0]
+            else:  # a float64 copy of the weights (small next to a training step)
+                shadow = copy.deepcopy(self).double()
+                v1 = shadow.pose_vector(shadow.stages(x.double()))[0].to(x.dtype)
+        return quarter_split(v1)
 
     def _encode(self, x: Tensor) -> tuple[Tensor, Tensor]:
         fs = self.stages(x)
