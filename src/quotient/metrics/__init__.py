@@ -11,11 +11,14 @@
 * :mod:`~quotient.metrics.canonical_emd` — how consistent a canonicaliser of point clouds is:
   the earth mover's distance between canonical forms of a cloud and of its rigidly moved,
   relabelled copies.
+* :mod:`~quotient.metrics.clustering` — clustering accuracy of codes: Ward clusters matched
+  one-to-one to the classes (Hungarian algorithm).
 * :mod:`~quotient.metrics.point_groups` — rank, symmetry operations and Schoenflies point group
   of a typed point cloud (a molecule).
 """
 
 from .canonical_emd import canonical_emd, earth_movers_distance
+from .clustering import clustering_accuracy, matched_accuracy
 from .point_groups import point_group
 from .report import EmbeddingView, SymmetryReport, symmetry_report
 from .representation import embed_2d, knn_accuracy, linear_probe_accuracy, reconstruction_mse
@@ -37,4 +40,5 @@ __all__ = [
     "element_accuracy", "permutation_recovery", "rigid_pose_errors", "rmsd", "set_accuracy",
     "EmbeddingView", "SymmetryReport", "symmetry_report",
     "canonical_emd", "earth_movers_distance", "point_group",
+    "clustering_accuracy", "matched_accuracy",
 ]
