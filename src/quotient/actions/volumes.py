@@ -100,11 +100,18 @@ def _rotate_frame(g: Tensor, frame: Tensor) -> Tensor:
 cube_rotate_volume = Action(
     "cube_rotate_volume", _cube_rotate, exact=True, groups=("O",),
     note="the 24 rotations of the cube as exact voxel permutations, (R·V)(p) = V(Rᵀp)")
+"""The 24 rotations of the cube as exact voxel permutations of cubic grids."""
+
 rotate_volume = Action(
     "rotate_volume", _rotate, exact=False, groups=("SO3", "O"),
     note="trilinear resampling (affine_grid + grid_sample on 5-d tensors, align_corners=False, "
          "zero padding); exact up to rounding for the 24 cube rotations")
+"""Any rotation of a cubic grid by trilinear resampling (exact for the 24 of the cube)."""
+
 rotate_vectors = Action("rotate_vectors", _rotate_vectors, exact=True, groups=("SO3", "O"),
                         note="v -> R v on (batch, 3) or (batch, k, 3)")
+"""Rotations acting on 3-vectors, ``v ↦ R v``."""
+
 rotate_frame = Action("rotate_frame", _rotate_frame, exact=True, groups=("SO3", "O"),
                       note="F -> R F on rotation matrices (batch, 3, 3): how a pose moves")
+"""Rotations acting on frames (rotation matrices), ``F ↦ R F``: how a pose moves."""

@@ -30,6 +30,7 @@ __all__ = ["ATLAS_MAX_NODES", "ATLAS_SIZE", "GraphAtlas", "atlas_graphs", "make_
 ATLAS_SIZE = 1253
 """Number of graphs in the atlas (all isomorphism classes with 0 to 7 nodes)."""
 ATLAS_MAX_NODES = 7
+"""The most nodes of an atlas graph."""
 
 
 @dataclass(frozen=True)

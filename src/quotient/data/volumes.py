@@ -55,6 +55,7 @@ MAX_RADIUS = 0.85
 """Every solid fits in the ball of this radius (the grid spans ``[−1, 1]³``)."""
 
 ROTATIONS = ("so3", "cube", "none")
+"""How the solids are presented: random rotations (``so3``), the 24 of the cube, or none."""
 
 Rotation = Literal["so3", "cube", "none"]
 Inside = Callable[[Tensor], Tensor]  # q (B, M, 3) -> (B, M) bool

@@ -252,3 +252,4 @@ RECIPE = GIAERecipe(
     companions=_baseline, plots=plot_graphs,
     symmetry=lambda cfg: (GraphEncoder.symmetry, None))  # what the classical code is checked on
 EXPERIMENT = giae_experiment(RECIPE)
+"""The ``graphs`` experiment: the S_n GIAE on graphs, tested on unseen isomorphism classes."""

@@ -106,6 +106,8 @@ class QM9Config:
         type_weight: weight of the element likelihood; entropy_weight: SoftSort entropy.
         linear_path: linear paths beside the code and decoder MLPs
             (:class:`~quotient.models.qm9_giae.LinearPlusMLP`; false: the older architecture).
+        second_point: the anchor frame's rule for its second point (``"axis_anchor"``, or the
+            older ``"axis"``, see :func:`~quotient.models.qm9_giae.qm9_giae`).
         properties: QM9 columns predicted in the transfer study (empty: no transfer study).
         transfer_fractions: fractions of the training molecules whose labels the property
             heads see, each in (0, 1] (empty: no transfer study).
@@ -139,6 +141,7 @@ class QM9Config:
     entropy_weight: float = 0.025
     perm_mode: Literal["soft", "straight_through", "hard"] = "straight_through"
     linear_path: bool = True
+    second_point: Literal["axis", "axis_anchor"] = "axis_anchor"
     properties: tuple[str, ...] = ("HOMO_LUMO_gap_au", "Polarizability_bohr3")
     transfer_fractions: tuple[float, ...] = (0.05, 0.25)
     transfer_seeds: int = 3
@@ -194,7 +197,8 @@ def build_model(cfg: QM9Config, split: Split | None = None) -> nn.Module:
         return qm9_giae(n_atoms=n_atoms, n_elements=len(QM9_ELEMENTS), **{
             k: getattr(cfg, k) for k in ("latent_dim", "hidden", "egnn_layers", "z_from",
                                          "code_hidden", "decoder_hidden", "type_weight",
-                                         "entropy_weight", "perm_mode", "linear_path")})
+                                         "entropy_weight", "perm_mode", "linear_path",
+                                         "second_point")})
 
 
 def _subset(x: Any, idx: Tensor) -> Any:
@@ -377,3 +381,4 @@ EXPERIMENT = giae_experiment(GIAERecipe(
     downstream=transfer_study, check=QM9Config.validate,
     # translations on the scale of the molecules' positions in space, as before the report
     check_group=lambda cfg: product(E3(scale=5.0), SymmetricGroup(QM9_MAX_ATOMS))))
+"""The ``qm9`` experiment: the E(3) × S_n GIAE on QM9 molecules, with its transfer study."""

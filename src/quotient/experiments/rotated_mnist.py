@@ -147,3 +147,4 @@ EXPERIMENT = giae_experiment(GIAERecipe(
     description="SO(2)-invariant autoencoder (C4 group CNN + angle pose) on rotated MNIST",
     config_cls=RotatedMNISTConfig, data=load_data, model=build_model, loss=_loss,
     symmetry=_symmetry, examples="images", check=check_data))
+"""The ``rotated-mnist`` experiment: the SO(2) GIAE on rotated MNIST."""

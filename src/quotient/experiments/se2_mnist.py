@@ -324,3 +324,4 @@ EXPERIMENT = giae_experiment(GIAERecipe(
                 "at any angle and position",
     config_cls=SE2MNISTConfig, data=load_data, model=build_model, loss=_loss,
     metrics=_metrics, plots=_plots, symmetry=_symmetry, examples="images"))
+"""The ``se2-mnist`` experiment: the SE(2) GIAE on digits at any angle and position."""

@@ -203,3 +203,4 @@ EXPERIMENT = giae_experiment(GIAERecipe(
                 "procedural solids",
     config_cls=VolumesConfig, data=load_data, model=build_model, loss=_loss, metrics=_metrics,
     plots=_plots, symmetry=_symmetry))
+"""The ``volumes`` experiment: the cube-group GIAE on voxelised procedural solids."""

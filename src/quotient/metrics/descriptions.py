@@ -174,6 +174,12 @@ _PATTERNS: list[tuple[str, str, str, Better]] = [
     (r"pose_err_deg(_any)?", "pose equivariance error under random angles", "degrees", "lower"),
     (r"trans_err_shift_px", "error of the predicted shift under integer translations",
      "pixels", "lower"),
+    (r"trans_err_true_px(_(?P<stat>p95|max))?",
+     "distance between the predicted translation and each test digit's true ink centroid "
+     "(mean; p95: 95th percentile, max: worst)", "pixels", "lower"),
+    (r"trans_err_frame_px", "distance between the predicted translation and the position "
+     "where the digit's frame was placed (its ink centroid need not sit there)", "pixels",
+     "lower"),
     (r"(?P<what>rot|trans|order)_err(_line)?",
      "equivariance error of the {what} part of the pose", "relative", "lower"),
     (r"rec_mse_(?P<group>.+)", "reconstruction MSE of the test samples of class {group}",

@@ -100,7 +100,8 @@ def qm9_giae(*, n_atoms: int = 29, n_elements: int = 5, latent_dim: int = 32,
                   decoder_hidden: int = 256, type_weight: float = 1.0,
                   entropy_weight: float = 0.025,
                   perm_mode: Literal["soft", "straight_through", "hard"] = "straight_through",
-                  linear_path: bool = False) -> GIAE:
+                  linear_path: bool = False,
+                  second_point: Literal["axis", "axis_anchor"] = "axis_anchor") -> GIAE:
     """The E(3) × S_n GIAE for molecules of up to ``n_atoms`` atoms of ``n_elements`` elements
     (initialised from torch's global generator: build it inside
     :func:`~quotient.train.seeded`).
@@ -115,11 +116,17 @@ def qm9_giae(*, n_atoms: int = 29, n_elements: int = 5, latent_dim: int = 32,
         linear_path: add linear paths beside the code MLP (``z_from="sorted"`` only) and the
             decoder MLP (:class:`LinearPlusMLP`); off by default so that older run
             directories load.
+        second_point: how the encoder's anchor frame picks its second point
+            (:func:`~quotient.nn.pose_frames.anchor_candidates`): ``"axis_anchor"`` (default)
+            also prefers points far from the first, which separates two points lying opposite
+            through the centroid — a tie in every three-atom molecule (water), where ``"axis"``
+            lets rounding choose and the canonical form of a moved copy differs by up to
+            0.39 Å (``benchmarks/qm9_canonical.py``).
     """
     perm = PermutationPose(mode=perm_mode)
     encoder = PointCloudEncoder(latent_dim, n_atoms, n_types=n_elements, hidden=hidden,
                                 egnn_layers=egnn_layers, z_from=z_from, z_hidden=code_hidden,
-                                proper=False, perm=perm)
+                                proper=False, perm=perm, second_point=second_point)
     if linear_path and z_from == "sorted":
         code_in = encoder.code[0].in_features  # n_atoms · (3 + hidden): the sorted features
         encoder.code = LinearPlusMLP(encoder.code, code_in, latent_dim)

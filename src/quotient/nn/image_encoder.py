@@ -34,7 +34,9 @@ from .images import (
 __all__ = ["POSE_KINDS", "READOUTS", "C4Encoder", "quarter_split"]
 
 POSE_KINDS = ("dipole", "profile", "both")
+"""How :class:`C4Encoder` may form its pose 2-vector (its ``pose`` argument)."""
 READOUTS = ("canonical", "pool")
+"""How :class:`C4Encoder` may read out its code (its ``readout`` argument)."""
 
 
 def quarter_split(v: Tensor) -> tuple[Tensor, Tensor]:

@@ -63,6 +63,9 @@ turn_shift_image = Action(
     note="k quarter turns about the centre (torch.rot90), then a cyclic shift by (dy, dx); a "
          "translation for content that stays on the canvas")
 
+"""Quarter turns about the canvas centre, then integer cyclic shifts: the exact action of
+:class:`~quotient.groups.turns_shifts.QuarterTurnsShifts2d` on images ``(B, C, H, W)``."""
+
 
 def turn_shift_position(g: Tensor, t: Tensor, size: int) -> Tensor:
     """Positions ``t (B, 2)`` (row, column; real, mod ``size``) moved by ``g = (k, dy, dx)``:

@@ -60,6 +60,7 @@ from .volumes import (
 __all__ = ["POSES", "CubeEncoder", "vector_invariants"]
 
 POSES = ("moments", "learned")
+"""Where the volume encoder's pose comes from: the volume's moments or learned vectors."""
 
 
 class _Stage(nn.Module):

@@ -133,6 +133,9 @@ cube_regular_field = Action(
     "cube_regular_field", _act_regular, exact=True, groups=("O",),
     note="rotate space by u and permute the group axis, (u·f)[g] = f[u⁻¹g]")
 
+"""The regular action of the cube group on fields over the group: space rotated by ``u``,
+the group axis permuted, ``(u·f)[g] = f[u⁻¹g]``."""
+
 
 def _kaiming(shape: tuple[int, ...], fan_in: int) -> Tensor:
     return torch.randn(shape) * math.sqrt(2.0 / fan_in)
