@@ -395,7 +395,7 @@ def bench_c4_cnn(quick: bool, out: Path | None) -> dict:
             # CPU time of this process: about the wall time on an idle core
             "cpu_seconds": time.process_time() - cpu,
             "load_average_before": load_before, "load_average_after": os.getloadavg(),
-            "run_dir": str(out) if out is not None else None}
+            "run_dir": Path(out).name if out is not None else None}
 
 
 def _c4_rows(c4: dict) -> list[dict]:

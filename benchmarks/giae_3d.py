@@ -98,7 +98,7 @@ def _from_run(run: Path, transfer: bool) -> dict[str, Any]:
         metrics.update(study)
     config = json.loads((run / "config.json").read_text()).get("config", {})
     return {"experiment": "qm9", "config": config, "metrics": metrics,
-            "wall_seconds": time.perf_counter() - started, "run_dir": str(run),
+            "wall_seconds": time.perf_counter() - started, "run_dir": run.name,
             "note": f"from the finished run {run.name} (`quotient train qm9 --out DIR`); "
                     "evaluation.json by `quotient evaluate DIR`"}
 
