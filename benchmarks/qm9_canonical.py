@@ -68,25 +68,14 @@ PUBLISHED = {
 }
 
 
-def element_indices(numbers: torch.Tensor) -> torch.Tensor:
-    """Atomic numbers (0 on padding) → indices into QM9_ELEMENTS (−1 on padding)."""
-    from quotient.data.qm9 import QM9_ELEMENTS
-
-    lut = torch.full((max(QM9_ELEMENTS) + 1,), -1, dtype=torch.long)
-    for i, z in enumerate(QM9_ELEMENTS):
-        lut[z] = i
-    return lut[numbers]
-
-
 def giae_canonicaliser(model: torch.nn.Module) -> Any:
     """``GIAE.canonicalize`` on ``(positions, element indices)`` as a Canonicaliser (in the
-    model's dtype; ``.model`` holds the model)."""
+    model's dtype)."""
     model = model.eval()
 
     def canonicalize(pos: torch.Tensor, types: torch.Tensor, mask: torch.Tensor) -> Any:
         (canon, elements), _ = model.canonicalize((pos, types))
         return canon, elements, elements >= 0
-    canonicalize.model = model  # type: ignore[attr-defined]
     return canonicalize
 
 
@@ -155,7 +144,7 @@ def readme_rows(results: dict[str, Any], n: int) -> list[dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from quotient.data.qm9 import load_qm9
+    from quotient.data.qm9 import element_indices, load_qm9
     from quotient.metrics.canonical_emd import canonical_emd
     from quotient.metrics.point_groups import point_group
     from quotient.train.io import atomic_write_text
@@ -183,21 +172,22 @@ def main(argv: list[str] | None = None) -> int:
     ranks = [str(g.rank) for g in groups]
     names = [g.name for g in groups]
     model_note = ""
+    giae_model = None
     methods: dict[str, Any] = {"anchor": anchor_canonicaliser, "pca": pca_canonicaliser}
     if "giae" in args.methods.split(","):
-        model, model_note = trained_or_initialised_giae(args.giae)
-        methods["giae"] = giae_canonicaliser(model.double())
+        giae_model, model_note = trained_or_initialised_giae(args.giae)
+        methods["giae"] = giae_canonicaliser(giae_model.double())
     labels = {"anchor": "anchor frame, axis_anchor rule", "pca": "PCA frame (baseline)"}
-    if "giae" in methods:
-        rule = getattr(methods["giae"].model.encoder, "second_point", "?")
+    if giae_model is not None:
+        rule = getattr(giae_model.encoder, "second_point", "?")
         labels["giae"] = f"GIAE pose (qm9 model: anchor frame, {rule} rule)"
     by_dtype: dict[str, dict[str, Any]] = {}
     for dtype in (torch.float64, torch.float32):
         # float64 is the protocol; float32 shows how much rounding near-ties can cost
         results = by_dtype.setdefault(str(dtype).removeprefix("torch."), {})
         for key in args.methods.split(","):
-            if dtype == torch.float32 and key == "giae":
-                methods[key] = giae_canonicaliser(methods["giae"].model.float())
+            if dtype == torch.float32 and key == "giae" and giae_model is not None:
+                methods[key] = giae_canonicaliser(giae_model.float())
             # the GIAE's full encoder is slow on CPU: --giae-molecules may evaluate it on the
             # first N molecules only (recorded as "molecules")
             n = min(len(mols), args.giae_molecules) if key == "giae" else len(mols)

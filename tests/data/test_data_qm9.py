@@ -209,3 +209,12 @@ def test_real_qm9pack_first_molecules(tmp_path: Path) -> None:
     assert mols.mask.sum(1).max() <= 29
     c_h = (mols.positions[0, 1:5] - mols.positions[0, 0]).norm(dim=1)
     assert torch.allclose(c_h, torch.full((4,), 1.09), atol=0.01)  # C-H bond length, angstrom
+
+
+def test_element_indices_encode_qm9_elements_and_refuse_others():
+    from quotient.data.qm9 import element_indices
+
+    z = torch.tensor([[6, 1, 1, 8, 0, 0], [9, 7, 1, 0, 0, 0]])
+    assert element_indices(z).tolist() == [[1, 0, 0, 3, -1, -1], [4, 2, 0, -1, -1, -1]]
+    with pytest.raises(DataError, match=r"\[2, 17\] are not QM9 elements"):
+        element_indices(torch.tensor([[6, 2, 17]]))

@@ -86,6 +86,17 @@ def test_bad_settings_are_rejected():
         apply_overrides(RotatedMNISTConfig(), ["model=steerable"])
     with pytest.raises(ConfigError):
         apply_overrides(RotatedMNISTConfig(), ["pose=sideways"])
+    with pytest.raises(ConfigError, match="refine must be 0"):
+        apply_overrides(RotatedMNISTConfig(), ["refine=3"])
+
+
+def test_a_bad_refine_setting_is_one_line_from_the_cli(tmp_path, capsys):
+    from quotient.cli import main
+
+    code = main(["train", "rotated-mnist", "--out", str(tmp_path / "run"), "--set", "refine=3"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and "refine must be 0" in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()
 
 
 class _Ctx:

@@ -280,3 +280,16 @@ def test_refined_pose_cancels_the_first_estimates_error(gen):
 def test_refine_setting_is_checked():
     with pytest.raises(ValueError, match="refine must be 0"):
         C4Encoder(refine=2)
+
+
+def test_turn_2d_is_the_rotation_matrix_and_matches_exact_quarter_turns(gen):
+    from quotient.nn.image_encoder import turn_2d
+
+    theta = torch.rand(6, generator=gen, dtype=torch.float64) * 6.28
+    v = torch.randn(6, 2, generator=gen, dtype=torch.float64)
+    c, s = theta.cos(), theta.sin()
+    rot = torch.stack([torch.stack([c, -s], -1), torch.stack([s, c], -1)], -2)
+    torch.testing.assert_close(turn_2d(theta, v), (rot @ v[..., None])[..., 0], atol=1e-15, rtol=0)
+    k = torch.randint(0, 4, (6,), generator=gen)
+    torch.testing.assert_close(turn_2d(k.double() * math.pi / 2, v), c4_vector_action(k, v),
+                               atol=1e-15, rtol=0)

@@ -34,7 +34,7 @@ from ._io import atomic_save_npz, default_cache_dir
 
 __all__ = [
     "HARTREE_EV", "QM9_ELEMENTS", "QM9_MAX_ATOMS", "QM9_PROPERTIES", "Molecules", "QM9Split",
-    "load_qm9", "parse_qm9_csv", "parse_qm9_xyz", "qm9_split", "qm9pack_files",
+    "element_indices", "load_qm9", "parse_qm9_csv", "parse_qm9_xyz", "qm9_split", "qm9pack_files",
 ]
 
 QM9_MAX_ATOMS = 29
@@ -273,6 +273,26 @@ def load_qm9(
     )
 
 
+def element_indices(atomic_numbers: Tensor) -> Tensor:
+    """Atomic numbers (0 on padding, any shape) → indices into :data:`QM9_ELEMENTS`
+    (H 0, C 1, N 2, O 3, F 4), −1 on padding; the model inputs' element encoding.
+
+    Raises:
+        DataError: an atomic number that is not one of QM9's elements.
+    """
+    z = torch.as_tensor(atomic_numbers).long()
+    lookup = torch.full((max(QM9_ELEMENTS) + 1,), -2, dtype=torch.long)
+    lookup[0] = -1
+    lookup[list(QM9_ELEMENTS)] = torch.arange(len(QM9_ELEMENTS))
+    bad = (z < 0) | (z > max(QM9_ELEMENTS))
+    out = lookup[z.clamp(0, max(QM9_ELEMENTS))]
+    if bool(bad.any()) or bool((out == -2).any()):
+        found = sorted(set(z[bad | (out == -2)].tolist()))
+        raise DataError(f"atomic numbers {found} are not QM9 elements {QM9_ELEMENTS} "
+                        "(0 marks padding)")
+    return out
+
+
 @dataclass(frozen=True)
 class QM9Split:
     """A random training / test split of QM9 for learning.
@@ -321,9 +341,7 @@ def qm9_split(n_train: int, n_test: int, *, seed: int = 0,
     if n > len(mols):
         raise DataError(f"n_train + n_test = {n} exceeds the {len(mols)} QM9 molecules")
     pick = torch.randperm(len(mols), generator=torch.Generator().manual_seed(seed))[:n]
-    lookup = torch.full((max(QM9_ELEMENTS) + 1,), -1, dtype=torch.long)
-    lookup[list(QM9_ELEMENTS)] = torch.arange(len(QM9_ELEMENTS))
-    elements = lookup[mols.atomic_numbers[pick]]
+    elements = element_indices(mols.atomic_numbers[pick])
     y = mols.property(property)[pick].float()
     if property.endswith("_au") and "R2" not in property:
         y = y * HARTREE_EV

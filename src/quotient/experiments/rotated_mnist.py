@@ -92,6 +92,9 @@ class RotatedMNISTConfig:
         for name in ("n_train", "n_test"):
             if getattr(self, name) is not None and getattr(self, name) <= 0:
                 raise ConfigError(f"{name} must be > 0, got {getattr(self, name)}")
+        if self.refine not in (0, 1):
+            raise ConfigError(f"refine must be 0 (encode the input as it comes) or 1 (turn it "
+                              f"back by a first angle estimate first), got {self.refine!r}")
         if self.eval_every < 1:
             raise ConfigError(f"eval_every must be >= 1, got {self.eval_every}")
 

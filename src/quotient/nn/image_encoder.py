@@ -31,7 +31,7 @@ from .images import (
     check_images,
 )
 
-__all__ = ["POSE_KINDS", "READOUTS", "C4Encoder", "quarter_split"]
+__all__ = ["POSE_KINDS", "READOUTS", "C4Encoder", "quarter_split", "turn_2d"]
 
 POSE_KINDS = ("dipole", "profile", "both")
 """How :class:`C4Encoder` may form its pose 2-vector (its ``pose`` argument)."""
@@ -60,7 +60,7 @@ def quarter_split(v: Tensor) -> tuple[Tensor, Tensor]:
     return k, torch.atan2(r[:, 1], r[:, 0])
 
 
-def _turn(theta: Tensor, v: Tensor) -> Tensor:
+def turn_2d(theta: Tensor, v: Tensor) -> Tensor:
     """2-vectors ``v (B, 2)`` turned by the angles ``θ (B,)``, counter-clockwise."""
     c, s = torch.cos(theta.to(v.dtype)), torch.sin(theta.to(v.dtype))
     return torch.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]], -1)
@@ -224,7 +224,7 @@ class C4Encoder(nn.Module):
             return self._encode(x)
         k1, phi1 = self._first_estimate(x)
         z, v2 = self._encode(rotate_image(-phi1, rot90_image(-k1, x)))
-        return z, c4_vector_action(k1, _turn(phi1, v2))
+        return z, c4_vector_action(k1, turn_2d(phi1, v2))
 
     def _first_estimate(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """``k₁, φ₁`` of the first pass, computed in float64 without gradient.

@@ -25,7 +25,7 @@ from ..actions import Action, rot90_image, rotate_image
 from ..actions._core import check_batch
 from ..groups import CyclicGroup, CyclicShifts
 from ..symmetry import Symmetry
-from .image_encoder import quarter_split
+from .image_encoder import quarter_split, turn_2d
 from .images import c4_vector_action
 from .pose import Pose
 from .signals import roll_map
@@ -40,8 +40,7 @@ def vector_angle_deg(a: Tensor, b: Tensor) -> Tensor:
 
 def _turn_vector(theta: Tensor, v: Tensor) -> Tensor:
     check_batch(theta, v, "turn_vector")
-    c, s = torch.cos(theta.to(v.dtype)), torch.sin(theta.to(v.dtype))
-    return torch.stack([c * v[:, 0] - s * v[:, 1], s * v[:, 0] + c * v[:, 1]], -1)
+    return turn_2d(theta, v)
 
 
 turn_vector = Action("turn_vector", _turn_vector, exact=True, groups=("SO2",),
