@@ -87,6 +87,7 @@ def test_an_equivariant_frame_is_consistent_and_the_identity_is_not():
     pos, types, mask = _clouds(seed=3)
     good = canonical_emd(_anchor, pos, types, mask, copies=4, seed=0, batch_size=5)
     assert good.emd.shape == (12, 4)
+    assert good.mean() == pytest.approx(float(good.emd.mean()))
     assert good.emd.max() < 1e-10 and good.typed.max() < 1e-10
     # "canonicalising" by doing nothing: the copies sit wherever the motion put them
     bad = canonical_emd(lambda p, t, m: (p, t, m), pos, types, mask, copies=4, seed=0)

@@ -173,3 +173,10 @@ def test_bad_input_is_refused():
         symmetry_operations(np.array([[0, 0, 0], [1, 0, 0], [2, 0, 0]]))
     with pytest.raises(ValueError, match="empty"):
         point_group(np.zeros((0, 3)))
+
+
+def test_point_group_counts_orders_by_frequency():
+    from quotient.metrics.point_groups import point_group_counts
+
+    groups = [point_group(*MOLECULES[name][:2]) for name in ("water", "methane", "water")]
+    assert point_group_counts(groups) == {"C2v": 2, "Td": 1}
